@@ -1,0 +1,2 @@
+Console.Error.WriteLine("IngestCluster.Lab: no peers yet");
+return 1;

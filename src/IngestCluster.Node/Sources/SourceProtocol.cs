@@ -1,0 +1,37 @@
+using System.Collections.Immutable;
+using System.Net;
+
+namespace IngestCluster.Node.Sources;
+
+/// <summary>Every message for a source entity names its source; the shard extractor routes on it.</summary>
+public interface ISourceMessage
+{
+    /// <summary>The entity id: the source address in its canonical text form.</summary>
+    string SourceKey { get; }
+}
+
+public static class SourceProtocol
+{
+    /// <summary>The full set of groups the budget wants joined for this source. Idempotent, re-sent on every
+    /// reconcile tick. An empty set means: leave everything, then passivate.</summary>
+    public sealed record EnsureGroups(IPAddress Source, ImmutableArray<IPAddress> Groups) : ISourceMessage
+    {
+        public string SourceKey => Source.ToString();
+    }
+
+    /// <summary>Asks a source entity for its state; answered with <see cref="SourceStatus"/>.</summary>
+    public sealed record GetSourceStatus(IPAddress Source) : ISourceMessage
+    {
+        public string SourceKey => Source.ToString();
+    }
+
+    /// <summary>A source's state for people and tests. <paramref name="State"/> is one of the
+    /// <c>SourceState</c> names; <paramref name="Detail"/> says why, e.g. "no AMTRELAY record for 10.0.5.2".</summary>
+    public sealed record SourceStatus(
+        string Source,
+        string State,
+        string? Relay,
+        string Detail,
+        ImmutableArray<string> Groups,
+        ImmutableArray<string> HeldDownRelays);
+}
