@@ -78,7 +78,14 @@ public static class IngestAkka
                 "sources",
                 sourceEntityProps,
                 new SourceMessageExtractor(),
-                new ShardOptions { Role = Role, RememberEntities = false, StateStoreMode = StateStoreMode.DData })
+                new ShardOptions
+                {
+                    Role = Role,
+                    RememberEntities = false,
+                    StateStoreMode = StateStoreMode.DData,
+                    // Entities stop when their groups are empty (the budget says so); never for mere quiet.
+                    ShouldPassivateIdleEntities = false,
+                })
             .WithSingleton<BandwidthBudgetActor>(
                 "budget",
                 (_, registry, _) => BandwidthBudgetActor.Props(registry.Get<SourceRegion>(), settings.Budget, clock, metrics),

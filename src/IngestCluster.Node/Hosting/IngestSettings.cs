@@ -1,4 +1,8 @@
+using System.Net;
 using IngestCluster.Node.Budget;
+using IngestCluster.Node.Sources;
+using IngestCluster.Node.Tunnels;
+using IngestCluster.Protocols.Driad;
 using Microsoft.Extensions.Configuration;
 
 namespace IngestCluster.Node.Hosting;
@@ -39,6 +43,9 @@ public sealed record IngestSettings(
     BudgetSettings Budget,
     EgressSettings Egress,
     AdminSettings Admin,
+    DriadResolverOptions Dns,
+    SourceSettings Sources,
+    GatewayOptions Tunnels,
     IConfiguration Configuration)
 {
     public const int DefaultAdminPort = 9110;
@@ -103,7 +110,54 @@ public sealed record IngestSettings(
             r.Fail("Admin:Token", null, "a token: the admin API is bound to a non-loopback address");
         }
 
+        var dns = new DriadResolverOptions
+        {
+            NameServers = [.. r.List("Dns:Servers").Select(s => r.Endpoint("Dns:Servers", s, 53)).OfType<IPEndPoint>()],
+            Timeout = r.Duration("Dns:Timeout", TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1)),
+            Retries = r.Int("Dns:Retries", 2, 0, 10),
+            NegativeTtl = r.Duration("Dns:NegativeTtl", TimeSpan.FromSeconds(60), TimeSpan.Zero, TimeSpan.FromHours(24)),
+            MinimumTtl = r.Duration("Dns:MinimumTtl", TimeSpan.FromSeconds(5), TimeSpan.Zero, TimeSpan.FromHours(1)),
+            MaximumTtl = r.Duration("Dns:MaximumTtl", TimeSpan.FromHours(1), TimeSpan.FromSeconds(1), TimeSpan.FromDays(7)),
+        };
+
+        var overrides = new List<RelayOverride>();
+        foreach (var entry in r.Children("Relays:Overrides"))
+        {
+            string key = $"Relays:Overrides:{entry.Key}";
+            if (!IPNetwork.TryParse(entry["Prefix"], out var prefix))
+            {
+                r.Fail($"{key}:Prefix", entry["Prefix"], "a source prefix such as 162.250.136.0/22");
+                continue;
+            }
+            if (r.Endpoint($"{key}:Relay", entry["Relay"], AmtRelayRecord.AmtPort) is { } relay)
+            {
+                overrides.Add(new RelayOverride(prefix, relay));
+            }
+        }
+        var sources = new SourceSettings
+        {
+            BackoffMin = r.Duration("Sources:BackoffMin", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
+            BackoffMax = r.Duration("Sources:BackoffMax", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
+            DefaultHoldDown = r.Duration("Sources:RelayHoldDown", TimeSpan.FromMinutes(5), TimeSpan.Zero, TimeSpan.FromHours(24)),
+            NoRelayRetry = r.Duration("Sources:NoRelayRetry", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1), TimeSpan.FromHours(24)),
+            Overrides = new RelayOverrideTable(overrides, r.Bool("Relays:ConsultOverridesFirst", false)),
+        };
+
+        var tunnels = new GatewayOptions
+        {
+            NoDataTimeout = r.Duration("Tunnels:NoDataTimeout", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            MaxUnansweredAttempts = r.Int("Tunnels:MaxUnansweredAttempts", 5, 1, 100),
+            RequestsBeforeRediscovery = r.Int("Tunnels:RequestsBeforeRediscovery", 3, 1, 100),
+            HoldDownMin = r.Duration("Tunnels:HoldDownMin", TimeSpan.FromMinutes(3), TimeSpan.Zero, TimeSpan.FromHours(24)),
+            HoldDownMax = r.Duration("Tunnels:HoldDownMax", TimeSpan.FromMinutes(10), TimeSpan.Zero, TimeSpan.FromHours(24)),
+            LoadedHoldDown = r.Duration("Tunnels:LoadedHoldDown", TimeSpan.FromMinutes(10), TimeSpan.Zero, TimeSpan.FromHours(24)),
+        };
+        if (tunnels.HoldDownMax < tunnels.HoldDownMin)
+        {
+            r.Fail("Tunnels:HoldDownMax", SettingsReader.Format(tunnels.HoldDownMax), "at least Tunnels:HoldDownMin");
+        }
+
         return new IngestSettings(node, cluster, new PersistenceSettings(provider, connection), joinfiles, budget,
-            egress, new AdminSettings(adminUrl, token), config);
+            egress, new AdminSettings(adminUrl, token), dns, sources, tunnels, config);
     }
 }
