@@ -28,6 +28,10 @@ public sealed record SourceActorDependencies(
 public sealed class SourceActor : ReceiveActor, IWithTimers
 {
     private const string RetryTimer = "retry";
+    private const string PassivateTimer = "passivate";
+
+    /// <summary>How long a stopping tunnel may take to send its leaves before the entity passivates anyway.</summary>
+    private static readonly TimeSpan LeaveGrace = TimeSpan.FromSeconds(5);
 
     private readonly SourceActorDependencies _deps;
     private readonly Random _random;
@@ -35,6 +39,8 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
     private readonly MetricCounter _tunnelsStarted, _relayFailures;
     private SourceState _state;
     private IActorRef? _tunnel;
+    private readonly HashSet<IActorRef> _stopping = [];
+    private bool _passivatePending;
     private int _tunnelNumber;
 
     public SourceActor(IPAddress source, SourceActorDependencies deps)
@@ -66,12 +72,26 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(m =>
         {
-            if (m.ActorRef.Equals(_tunnel) && _state.Current is { } current)
+            if (_stopping.Remove(m.ActorRef))
+            {
+                if (_passivatePending && _stopping.Count == 0)
+                {
+                    PassivateNow();
+                }
+            }
+            else if (m.ActorRef.Equals(_tunnel) && _state.Current is { } current)
             {
                 // The child stopped without saying why: treat it as a failed relay.
                 _tunnel = null;
                 _relayFailures.Increment();
                 Handle(new SourceInput.RelayFailed(current.Relay, "tunnel actor stopped", TimeSpan.Zero));
+            }
+        });
+        Receive<PassivateDeadline>(_ =>
+        {
+            if (_passivatePending)
+            {
+                PassivateNow();
             }
         });
     }
@@ -96,6 +116,12 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         var before = _state;
         var (next, effects) = _state.Process(input, _deps.Time.GetUtcNow(), _deps.Settings, _random);
         _state = next;
+        if (_passivatePending && !next.Groups.IsEmpty)
+        {
+            // Groups came back before the entity went away: stay.
+            _passivatePending = false;
+            Timers.Cancel(PassivateTimer);
+        }
         if (before.Phase != next.Phase || before.Detail != next.Detail)
         {
             _log.Info("SourceStateChanged source={0} {1} -> {2}: {3}", next.Source, before.Phase, next.Phase, next.Detail);
@@ -140,31 +166,54 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
                 break;
 
             case SourceEffect.Passivate:
-                Timers.CancelAll();
-                if (_deps.UnderSharding)
+                Timers.Cancel(RetryTimer);
+                if (_stopping.Count == 0)
                 {
-                    Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+                    PassivateNow();
                 }
                 else
                 {
-                    Context.Stop(Self);
+                    // Let the stopping tunnel process its SetGroups(empty) (its leaves) first.
+                    _passivatePending = true;
+                    Timers.StartSingleTimer(PassivateTimer, PassivateDeadline.Instance, LeaveGrace);
                 }
                 break;
         }
     }
 
+    private void PassivateNow()
+    {
+        _passivatePending = false;
+        Timers.CancelAll();
+        if (_deps.UnderSharding)
+        {
+            Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+        }
+        else
+        {
+            Context.Stop(Self);
+        }
+    }
+
+    /// <summary>Stops the tunnel through its mailbox (a PoisonPill after anything already sent, such as the
+    /// empty SetGroups that makes it leave), and watches it until it has gone.</summary>
     private void StopTunnel()
     {
         if (_tunnel is null)
         {
             return;
         }
-        Context.Unwatch(_tunnel);
-        Context.Stop(_tunnel);
+        _tunnel.Tell(PoisonPill.Instance);
+        _stopping.Add(_tunnel);
         _tunnel = null;
     }
 
     private sealed record ResolveFinished(DriadOutcome Outcome, int Attempt);
 
     private sealed record RetryDue(int Attempt);
+
+    private sealed class PassivateDeadline
+    {
+        public static readonly PassivateDeadline Instance = new();
+    }
 }

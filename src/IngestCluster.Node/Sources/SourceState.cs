@@ -47,7 +47,13 @@ public abstract record SourceEffect
     public sealed record StartTunnel(TunnelProtocol.TunnelTarget Target) : SourceEffect;
 
     /// <summary>Tell the running tunnel the full set of groups.</summary>
-    public sealed record SendGroups(ImmutableArray<IPAddress> Groups) : SourceEffect;
+    public sealed record SendGroups(ImmutableArray<IPAddress> Groups) : SourceEffect
+    {
+        /// <summary>By content: two sends of the same set are the same effect.</summary>
+        public bool Equals(SendGroups? other) => other is not null && Groups.SequenceEqual(other.Groups);
+
+        public override int GetHashCode() => Groups.Aggregate(0, (hash, group) => HashCode.Combine(hash, group));
+    }
 
     public sealed record StopTunnel : SourceEffect
     {
