@@ -57,7 +57,7 @@ public sealed class IngestTopology : IAsyncDisposable
             lab.Sysctl("rcv", "net.ipv4.conf.r0.force_igmp_version", "3");
             lab.Sysctl("rly", "net.ipv4.conf.b0.force_igmp_version", "3");
 
-            var router = await FrrRouter.Start(lab, lab.Ns("rtr"),
+            var router = await FrrRouter.Start(lab, "rtr",
                 zebraConf: "hostname rtr\nip nht resolve-via-default\n",
                 staticdConf: $"ip route 10.91.4.0/22 {IngestDownstream}\n",
                 pimdConf: "interface r1\n ip pim\n ip igmp\n!\ninterface u0\n ip pim\n!\n");
