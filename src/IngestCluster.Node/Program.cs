@@ -53,6 +53,8 @@ var resolver = new DriadResolver(settings.Dns, metrics, clock);
 builder.WebHost.UseUrls(settings.Admin.Url);
 builder.Services.AddSingleton(settings);
 builder.Services.AddSingleton(metrics);
+var pimListeners = new PimListeners();
+builder.Services.AddSingleton(pimListeners);
 builder.Services.AddAkka(settings.Cluster.SystemName, (akka, _) =>
 {
     akka.ConfigureLoggers(loggers =>
@@ -61,6 +63,7 @@ builder.Services.AddAkka(settings.Cluster.SystemName, (akka, _) =>
             loggers.AddLoggerFactory();
         })
         .AddIngestCluster(settings, metrics, clock, NodeStages.SourceEntities(settings, resolver, egress, metrics, clock))
+        .AddPimListeners(settings, metrics, clock, pimListeners)
         .AddJoinfileDemand(settings, metrics);
 });
 
@@ -69,7 +72,7 @@ app.MapIngestAdmin(settings);
 var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("IngestCluster.Node");
 log.LogInformation("node.starting: {Name}, data in {DataDirectory}, admin API on {AdminUrl}, demand from {Demand}, egress {Egress}",
     settings.Node.Name, settings.Node.DataDirectory, settings.Admin.Url,
-    settings.Joinfile.Path ?? "PIM", settings.Egress.Interface ?? "none (tunnelled data is counted and dropped)");
+    string.Join(", ", settings.Pim.Select(p => "PIM on " + p.Name).Append(settings.Joinfile.Path ?? "").Where(d => d.Length > 0)), settings.Egress.Interface ?? "none (tunnelled data is counted and dropped)");
 await app.RunAsync();
 egress?.Dispose();
 return 0;

@@ -76,9 +76,30 @@ public static class AdminEndpoints
             budget ??= new { error = "the budget singleton did not answer in time: " + e.Message };
         }
 
+        var pim = new List<object>();
+        foreach (var listener in services.GetRequiredService<PimListeners>().All)
+        {
+            try
+            {
+                var state = await listener.Ask<Demand.PimState>(Demand.GetPimState.Instance, timeout);
+                pim.Add(new
+                {
+                    @interface = state.Interface,
+                    generationId = state.GenerationId,
+                    neighbors = state.Neighbors.Select(n => new { address = n.Address.ToString(), generationId = n.GenerationId, drPriority = n.DrPriority, expiresAt = n.ExpiresAt }),
+                    joined = state.Demand.Select(d => new { source = d.Flow.Source.ToString(), group = d.Flow.Group.ToString(), state = d.State.ToString() }),
+                });
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                pim.Add(new { error = $"{listener.Path.Name} did not answer: {e.Message}" });
+            }
+        }
+
         return new
         {
             node = settings.Node.Name,
+            pim,
             address = cluster.SelfAddress.ToString(),
             members = cluster.State.Members.Select(m => new { address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles }),
             budget,

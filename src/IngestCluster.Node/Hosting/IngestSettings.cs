@@ -1,5 +1,6 @@
 using System.Net;
 using IngestCluster.Node.Budget;
+using IngestCluster.Node.Demand;
 using IngestCluster.Node.Sources;
 using IngestCluster.Node.Tunnels;
 using IngestCluster.Protocols.Driad;
@@ -46,6 +47,7 @@ public sealed record IngestSettings(
     DriadResolverOptions Dns,
     SourceSettings Sources,
     GatewayOptions Tunnels,
+    IReadOnlyList<PimInterfaceSettings> Pim,
     IConfiguration Configuration)
 {
     public const int DefaultAdminPort = 9110;
@@ -157,7 +159,43 @@ public sealed record IngestSettings(
             r.Fail("Tunnels:HoldDownMax", SettingsReader.Format(tunnels.HoldDownMax), "at least Tunnels:HoldDownMin");
         }
 
+        var ssm = new List<IPNetwork>();
+        foreach (var range in r.List("Demand:Pim:SsmRanges"))
+        {
+            if (IPNetwork.TryParse(range, out var network))
+            {
+                ssm.Add(network);
+            }
+            else
+            {
+                r.Fail("Demand:Pim:SsmRanges", range, "a group prefix such as 232.0.0.0/8");
+            }
+        }
+        var pim = new List<PimInterfaceSettings>();
+        foreach (var entry in r.Children("Demand:Pim:Interfaces"))
+        {
+            string key = $"Demand:Pim:Interfaces:{entry.Key}";
+            if (string.IsNullOrWhiteSpace(entry["Name"]))
+            {
+                r.Fail($"{key}:Name", entry["Name"], "the name of a downstream interface, e.g. eth1");
+                continue;
+            }
+            var accept = r.List($"{key}:AcceptUpstream").Select(a => r.Address($"{key}:AcceptUpstream", a)).OfType<IPAddress>().ToList();
+            var helloPeriod = r.Duration($"{key}:HelloPeriod", TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromHours(5));
+            pim.Add(new PimInterfaceSettings
+            {
+                Name = entry["Name"]!.Trim(),
+                DrPriority = (uint)r.Int($"{key}:DrPriority", 1, 0, int.MaxValue),
+                HelloPeriod = helloPeriod,
+                HelloHoldtime = r.Duration($"{key}:HelloHoldtime", helloPeriod * 3.5, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(65534)),
+                OverrideInterval = r.Duration($"{key}:OverrideInterval", TimeSpan.FromSeconds(3), TimeSpan.Zero, TimeSpan.FromMinutes(1)),
+                AcceptUpstream = accept,
+                SsmRanges = ssm.Count > 0 ? ssm : [IPNetwork.Parse("232.0.0.0/8")],
+                SnapshotInterval = joinfiles.SnapshotInterval,
+            });
+        }
+
         return new IngestSettings(node, cluster, new PersistenceSettings(provider, connection), joinfiles, budget,
-            egress, new AdminSettings(adminUrl, token), dns, sources, tunnels, config);
+            egress, new AdminSettings(adminUrl, token), dns, sources, tunnels, pim, config);
     }
 }

@@ -25,6 +25,18 @@ public static class NodeStages
         return (_, _) => entityId => SourceActor.Props(IPAddress.Parse(entityId), dependencies);
     }
 
+    /// <summary>One PimListenerActor per configured downstream interface.</summary>
+    public static AkkaConfigurationBuilder AddPimListeners(this AkkaConfigurationBuilder akka, IngestSettings settings,
+        NodeMetrics metrics, TimeProvider clock, PimListeners listeners) =>
+        akka.WithActors((system, registry) =>
+        {
+            var budget = registry.Get<BandwidthBudgetActor>();
+            foreach (var pim in settings.Pim)
+            {
+                listeners.Add(system.ActorOf(PimListenerActor.Props(pim, budget, settings.Node.Name, metrics, clock), $"pim-{pim.Name}"));
+            }
+        });
+
     /// <summary>The node-local demand origins that are not PIM: the joinfile watcher and the admitted-set export.</summary>
     public static AkkaConfigurationBuilder AddJoinfileDemand(this AkkaConfigurationBuilder akka, IngestSettings settings, NodeMetrics metrics) =>
         akka.WithActors((system, registry) =>
@@ -40,4 +52,29 @@ public static class NodeStages
                 system.ActorOf(AdmittedJoinfileWriter.Props(export, budget, TimeSpan.FromSeconds(1)), "joinfile-export");
             }
         });
+}
+
+/// <summary>The node's PIM listeners, for the admin API.</summary>
+public sealed class PimListeners
+{
+    private readonly List<IActorRef> _listeners = [];
+
+    public IReadOnlyList<IActorRef> All
+    {
+        get
+        {
+            lock (_listeners)
+            {
+                return [.. _listeners];
+            }
+        }
+    }
+
+    public void Add(IActorRef listener)
+    {
+        lock (_listeners)
+        {
+            _listeners.Add(listener);
+        }
+    }
 }

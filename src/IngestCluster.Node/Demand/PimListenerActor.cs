@@ -1,0 +1,271 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Akka.Actor;
+using Akka.Event;
+using IngestCluster.Node.Hosting;
+using IngestCluster.Protocols;
+using IngestCluster.Protocols.Ip;
+using IngestCluster.Protocols.Pim;
+
+namespace IngestCluster.Node.Demand;
+
+/// <summary>
+/// PIM on one downstream interface: we are the upstream router the LAN's routers send their Joins to. It sends
+/// Hellos (one at start, then every period, and a goodbye when it stops) with a random Generation ID, keeps the
+/// neighbour table, turns Join/Prunes addressed to us into (S,G) demand (<see cref="DemandTable"/>) and tells the
+/// budget every change, plus the whole demand every snapshot interval. A dedicated thread reads the raw socket
+/// and posts each valid message; bad packets are counted there and never reach the mailbox.
+/// </summary>
+public sealed class PimListenerActor : ReceiveActor, IWithTimers
+{
+    private readonly PimInterfaceSettings _settings;
+    private readonly IActorRef _budget;
+    private readonly string _origin;
+    private readonly NodeMetrics _metrics;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly PimNeighborTable _neighbors;
+    private readonly DemandTable _demand;
+    private readonly uint _generationId = BitConverterFree(RandomNumberGenerator.GetBytes(4));
+    private readonly MetricCounter _joins;
+    private readonly MetricCounter _prunes;
+    private readonly MetricCounter _notForUs;
+    private PimSocket? _socket;
+    private IReadOnlyList<IPAddress> _accepted = [];
+
+    public PimListenerActor(PimInterfaceSettings settings, IActorRef budget, string nodeName, NodeMetrics metrics, TimeProvider clock)
+    {
+        _settings = settings;
+        _budget = budget;
+        _origin = $"{nodeName}/pim/{settings.Name}";
+        _metrics = metrics;
+        _neighbors = new PimNeighborTable(clock);
+        _demand = new DemandTable(clock, settings.SsmRanges, settings.OverrideInterval);
+        string iface = $"interface=\"{settings.Name}\"";
+        _joins = metrics.Counter("ingest_pim_joins_total", iface, "(S,G) joins taken from PIM Join/Prunes.");
+        _prunes = metrics.Counter("ingest_pim_prunes_total", iface, "(S,G) leaves from PIM Prunes and expiry.");
+        _notForUs = metrics.Counter("ingest_pim_join_prunes_not_for_us_total", iface, "Join/Prunes whose Upstream Neighbor is not one of ours.");
+
+        Receive<HelloReceived>(OnHello);
+        Receive<JoinPruneReceived>(OnJoinPrune);
+        Receive<SendHello>(_ => Hello(_settings.HelloHoldtime));
+        Receive<ExpireTick>(_ =>
+        {
+            foreach (var gone in _neighbors.Expire())
+            {
+                _log.Info("pim.neighbor_expired: {0} on {1}", gone.Address, _settings.Name);
+            }
+            Publish(_demand.Expire());
+        });
+        Receive<SendSnapshot>(_ => _budget.Tell(new DemandProtocol.DemandSnapshot(_origin, [.. _demand.Joined])));
+        Receive<OpenSocket>(_ => Open());
+        Receive<GetPimState>(_ => Sender.Tell(new PimState(
+            _settings.Name, _generationId,
+            [.. _neighbors.Neighbors],
+            [.. _demand.Joined.Select(f => (f, _demand.StateOf(f)))])));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(PimInterfaceSettings settings, IActorRef budget, string nodeName, NodeMetrics metrics, TimeProvider clock) =>
+        Akka.Actor.Props.Create(() => new PimListenerActor(settings, budget, nodeName, metrics, clock));
+
+    protected override void PreStart()
+    {
+        Timers.StartPeriodicTimer("expire", ExpireTick.Instance, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer("snapshot", SendSnapshot.Instance, _settings.SnapshotInterval);
+        Open();
+    }
+
+    protected override void PostStop()
+    {
+        if (_socket is not null)
+        {
+            Hello(TimeSpan.Zero);
+            _socket.Dispose();
+            _log.Info("pim.stopped: goodbye sent on {0}", _settings.Name);
+        }
+    }
+
+    private void Open()
+    {
+        try
+        {
+            _socket = new PimSocket(_settings.Name);
+        }
+        catch (Exception e) when (e is ArgumentException or SocketException or UnauthorizedAccessException)
+        {
+            _metrics.Counter("ingest_pim_socket_errors_total", $"interface=\"{_settings.Name}\"", "Failures to open the PIM socket.").Increment();
+            _log.Error("pim.socket_failed: {0}: {1}; retrying in 10 s", _settings.Name, e.Message);
+            Timers.StartSingleTimer("open", OpenSocket.Instance, TimeSpan.FromSeconds(10));
+            return;
+        }
+        _accepted = _settings.AcceptUpstream.Count > 0 ? _settings.AcceptUpstream : _socket.LocalAddresses;
+        var self = Self;
+        var socket = _socket;
+        new Thread(() => ReceiveLoop(socket, self)) { IsBackground = true, Name = $"pim-rx {_settings.Name}" }.Start();
+        _log.Info("pim.started: {0} (index {1}), GenID {2}, accepting Joins to {3}", _settings.Name, socket.InterfaceIndex,
+            _generationId, string.Join(", ", _accepted));
+        Hello(_settings.HelloHoldtime);
+        Timers.StartPeriodicTimer("hello", SendHello.Instance, _settings.HelloPeriod);
+    }
+
+    private void Hello(TimeSpan holdtime)
+    {
+        var hello = new PimHello
+        {
+            HoldtimeSeconds = (ushort)Math.Min(holdtime.TotalSeconds, ushort.MaxValue),
+            DrPriority = _settings.DrPriority,
+            GenerationId = _generationId,
+        };
+        var bytes = new byte[hello.Length];
+        hello.Write(bytes);
+        try
+        {
+            _socket?.Send(bytes);
+        }
+        catch (SocketException e)
+        {
+            _metrics.Counter("ingest_pim_send_errors_total", $"interface=\"{_settings.Name}\"", "PIM Hellos we could not send.").Increment();
+            _log.Warning("pim.send_failed: {0}: {1}", _settings.Name, e.SocketErrorCode);
+        }
+    }
+
+    private void OnHello(HelloReceived m)
+    {
+        switch (_neighbors.OnHello(m.From, m.Hello))
+        {
+            case NeighborEvent.New:
+                _log.Info("pim.neighbor_up: {0} on {1}, GenID {2}", m.From, _settings.Name, m.Hello.GenerationId);
+                Hello(_settings.HelloHoldtime); // a new neighbour learns us now, not in up to 30 s
+                break;
+            case NeighborEvent.Restarted:
+                _log.Info("pim.neighbor_restarted: {0} on {1}, new GenID {2}", m.From, _settings.Name, m.Hello.GenerationId);
+                Hello(_settings.HelloHoldtime);
+                break;
+            case NeighborEvent.Goodbye:
+                _log.Info("pim.neighbor_goodbye: {0} on {1}", m.From, _settings.Name);
+                break;
+        }
+    }
+
+    private void OnJoinPrune(JoinPruneReceived m)
+    {
+        if (!_accepted.Contains(m.Message.UpstreamNeighbor))
+        {
+            _notForUs.Increment();
+            return;
+        }
+        bool otherNeighbors = _neighbors.Neighbors.Any(n => !n.Address.Equals(m.From));
+        var changes = _demand.Apply(m.Message, otherNeighbors, reason =>
+            _metrics.Counter("ingest_pim_entries_ignored_total", $"interface=\"{_settings.Name}\",reason=\"{reason}\"",
+                "Join/Prune entries that are not SSM (S,G) state.").Increment());
+        Publish(changes);
+    }
+
+    private void Publish(IReadOnlyList<DemandChange> changes)
+    {
+        foreach (var change in changes)
+        {
+            (change.Joined ? _joins : _prunes).Increment();
+            _log.Info("pim.{0}: {1} on {2}", change.Joined ? "joined" : "left", change.Flow, _settings.Name);
+            _budget.Tell(new DemandProtocol.DemandChanged(_origin, change.Flow, change.Joined));
+        }
+    }
+
+    /// <summary>The receive thread: parse, count what is wrong, post what is right. Ends when the socket closes.</summary>
+    private void ReceiveLoop(PimSocket socket, IActorRef self)
+    {
+        var buffer = new byte[65_536];
+        string iface = $"interface=\"{_settings.Name}\"";
+        var received = _metrics.Counter("ingest_pim_packets_received_total", iface, "PIM packets received.");
+        while (true)
+        {
+            int length;
+            try
+            {
+                length = socket.Receive(buffer);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.Interrupted or SocketError.OperationAborted or SocketError.Shutdown or SocketError.NotSocket)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+            received.Increment();
+            var packet = buffer.AsSpan(0, length);
+            if (!Ipv4Header.TryRead(packet, out var ip, out var error))
+            {
+                Dropped(iface, error.Kind);
+                continue;
+            }
+            var from = Ipv4Header.ToAddress(ip.Source);
+            var pim = packet[ip.HeaderLength..ip.TotalLength];
+            if (!PimHeader.TryRead(pim, out var header, out error))
+            {
+                Dropped(iface, error.Kind);
+                continue;
+            }
+            switch (header.Type)
+            {
+                case PimMessageType.Hello when PimHello.TryRead(pim, out var hello, out error):
+                    self.Tell(new HelloReceived(from, hello));
+                    break;
+                case PimMessageType.JoinPrune when PimJoinPrune.TryRead(pim, out var joinPrune, out error):
+                    self.Tell(new JoinPruneReceived(from, joinPrune));
+                    break;
+                case PimMessageType.Hello or PimMessageType.JoinPrune:
+                    Dropped(iface, error.Kind);
+                    _log.Debug("pim.malformed: from {0} on {1}: {2}", from, _settings.Name, error);
+                    break;
+                default:
+                    _metrics.Counter("ingest_pim_packets_ignored_total", $"{iface},type=\"{header.Type}\"", "PIM messages of types we do not act on.").Increment();
+                    break;
+            }
+        }
+    }
+
+    private void Dropped(string iface, ParseFailure reason) =>
+        _metrics.Counter("ingest_pim_packets_dropped_total", $"{iface},reason=\"{reason}\"", "PIM packets dropped as malformed, by reason.").Increment();
+
+    private static uint BitConverterFree(byte[] bytes) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes);
+
+    private sealed record HelloReceived(IPAddress From, PimHello Hello);
+
+    private sealed record JoinPruneReceived(IPAddress From, PimJoinPrune Message);
+
+    private sealed class SendHello
+    {
+        public static readonly SendHello Instance = new();
+    }
+
+    private sealed class ExpireTick
+    {
+        public static readonly ExpireTick Instance = new();
+    }
+
+    private sealed class SendSnapshot
+    {
+        public static readonly SendSnapshot Instance = new();
+    }
+
+    private sealed class OpenSocket
+    {
+        public static readonly OpenSocket Instance = new();
+    }
+}
+
+/// <summary>Asks a PimListenerActor for its state; answered with <see cref="PimState"/>.</summary>
+public sealed class GetPimState
+{
+    public static readonly GetPimState Instance = new();
+}
+
+public sealed record PimState(string Interface, uint GenerationId, IReadOnlyList<PimNeighbor> Neighbors,
+    IReadOnlyList<(SourceGroup Flow, DownstreamState State)> Demand);

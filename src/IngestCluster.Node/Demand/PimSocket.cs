@@ -1,0 +1,71 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Text;
+
+namespace IngestCluster.Node.Demand;
+
+/// <summary>
+/// PIM on one interface, through a raw IPv4 socket for protocol 103 (see docs/design.md for why not libpcap).
+/// The socket is bound to the device (SO_BINDTODEVICE), not to the interface's unicast address: a raw socket
+/// bound to an address only receives packets sent to it, and would miss everything sent to ALL-PIM-ROUTERS. It
+/// joins 224.0.0.13 on the interface and sends from it (IP_MULTICAST_IF) with TTL 1, TOS 0xC0 and no loopback.
+/// Received packets include their IPv4 header.
+/// </summary>
+public sealed class PimSocket : IDisposable
+{
+    public static readonly IPAddress AllPimRouters = IPAddress.Parse("224.0.0.13");
+    private const int SolSocket = 1;
+    private const int SoBindToDevice = 25;
+    private const int TosInternetworkControl = 0xC0;
+
+    private readonly Socket _socket;
+    private readonly IPEndPoint _allPimRouters = new(AllPimRouters, 0);
+
+    public PimSocket(string interfaceName)
+    {
+        var nic = NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == interfaceName)
+            ?? throw new ArgumentException($"no network interface named '{interfaceName}'", nameof(interfaceName));
+        var ipv4 = nic.GetIPProperties().GetIPv4Properties()
+            ?? throw new ArgumentException($"interface '{interfaceName}' has no IPv4", nameof(interfaceName));
+        InterfaceName = interfaceName;
+        InterfaceIndex = ipv4.Index;
+        LocalAddresses = [.. nic.GetIPProperties().UnicastAddresses
+            .Select(a => a.Address).Where(a => a.AddressFamily == AddressFamily.InterNetwork)];
+        if (LocalAddresses.Count == 0)
+        {
+            throw new ArgumentException($"interface '{interfaceName}' has no IPv4 address", nameof(interfaceName));
+        }
+
+        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Raw, (ProtocolType)103);
+        try
+        {
+            _socket.SetRawSocketOption(SolSocket, SoBindToDevice, Encoding.ASCII.GetBytes(interfaceName + "\0"));
+            _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(AllPimRouters, InterfaceIndex));
+            _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastInterface, IPAddress.HostToNetworkOrder(InterfaceIndex));
+            _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastTimeToLive, 1);
+            _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastLoopback, false);
+            _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.TypeOfService, TosInternetworkControl);
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+    }
+
+    public string InterfaceName { get; }
+
+    public int InterfaceIndex { get; }
+
+    /// <summary>The interface's IPv4 addresses: by default, the Upstream Neighbor addresses we act on.</summary>
+    public IReadOnlyList<IPAddress> LocalAddresses { get; }
+
+    /// <summary>Blocks for the next packet (IPv4 header included). Throws when the socket is closed.</summary>
+    public int Receive(Span<byte> buffer) => _socket.Receive(buffer);
+
+    /// <summary>Sends a PIM message to 224.0.0.13 out of the interface; the kernel adds the IPv4 header.</summary>
+    public void Send(ReadOnlySpan<byte> pimMessage) => _socket.SendTo(pimMessage, SocketFlags.None, _allPimRouters);
+
+    public void Dispose() => _socket.Dispose();
+}
