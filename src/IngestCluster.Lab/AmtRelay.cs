@@ -13,10 +13,10 @@ namespace IngestCluster.Lab;
 /// A small AMT relay (RFC 7450 §5.3) for the lab.
 /// <list type="bullet">
 /// <item>Control, on one thread with one UDP socket on <c>--listen</c>: Relay Discovery → Advertisement (nonce
-/// echoed, <c>--advertise</c> address); Request → Membership Query (MAC, nonce echoed, G = 1 with the gateway's
-/// address and port as seen, L = 1 with <c>--limited-capacity</c> or when a new tunnel would pass
+/// echoed, <c>--advertise</c> address); Request → Membership Query (MAC, nonce echoed; G = 0 like amtrelayd, or
+/// G = 1 with the gateway's address and port as seen when <c>--gateway-fields</c> is given; L = 1 with <c>--limited-capacity</c> or when a new tunnel would pass
 /// <c>--max-tunnels</c>) carrying an IGMPv3 general query in IPv4 with Router Alert (IHL 6, TTL 1, TOS 0xC0, to
-/// 224.0.0.1, MRC 100, QRV and QQIC as configured); Membership Update → applied only when MAC and nonce verify
+/// 224.0.0.1, MRC, QRV and QQIC as configured: 100, 2, 20 by default); Membership Update → applied only when MAC and nonce verify
 /// (<see cref="RelayTunnelTable"/>); Teardown → removes the tunnel when its MAC and nonce verify. Tunnels not
 /// refreshed within QRV × QQI + MRT expire.</item>
 /// <item>Upstream: one raw socket (IPPROTO_UDP, so every datagram arrives with its IPv4 header) bound to the
@@ -55,7 +55,7 @@ internal sealed class AmtRelay : IDisposable
         _status = status;
         _time = time;
         var queryInterval = TimeSpan.FromSeconds(IgmpV3Query.DecodeCode(settings.Qqic));
-        var maxResponse = TimeSpan.FromSeconds(IgmpV3Query.DecodeCode(RelaySettings.MaxRespCode) / 10.0);
+        var maxResponse = TimeSpan.FromSeconds(IgmpV3Query.DecodeCode(settings.MaxRespCode) / 10.0);
         TunnelTimeout = settings.Qrv * queryInterval + maxResponse;
         _table = new RelayTunnelTable(settings.Secret, TunnelTimeout, settings.MaxTunnels, time);
         _advertise = NetworkInterfaces.ToUInt32(settings.Advertise);
@@ -99,6 +99,7 @@ internal sealed class AmtRelay : IDisposable
             json.WriteString("upstreamAddress", _upstreamAddress.ToString());
             json.WriteNumber("qqic", _settings.Qqic);
             json.WriteNumber("qrv", _settings.Qrv);
+            json.WriteNumber("mrc", _settings.MaxRespCode);
             json.WriteNumber("tunnelTimeoutSeconds", TunnelTimeout.TotalSeconds);
         });
         var control = StartThread("amt-relay-control", () => ControlLoop(stopping));
@@ -215,7 +216,7 @@ internal sealed class AmtRelay : IDisposable
     private void SendQuery(GatewayEndpoint gateway, uint nonce, SocketAddress to)
     {
         var mac = _table.IssueQuery(gateway, nonce);
-        var query = new IgmpV3Query(RelaySettings.MaxRespCode, IPAddress.Any, false, _settings.Qrv, _settings.Qqic, []);
+        var query = new IgmpV3Query(_settings.MaxRespCode, IPAddress.Any, false, _settings.Qrv, _settings.Qqic, []);
         var header = new Ipv4HeaderBuilder
         {
             Tos = QueryTos,
@@ -229,7 +230,9 @@ internal sealed class AmtRelay : IDisposable
         var written = header.Write(datagram, query.Length);
         query.Write(datagram.AsSpan(written));
         var limited = _settings.LimitedCapacity || _table.AtCapacity(gateway);
-        var message = new AmtMembershipQuery(limited, mac, nonce, datagram, gateway.Port, NetworkInterfaces.FromUInt32(gateway.Address));
+        var message = _settings.GatewayFields
+            ? new AmtMembershipQuery(limited, mac, nonce, datagram, gateway.Port, NetworkInterfaces.FromUInt32(gateway.Address))
+            : new AmtMembershipQuery(limited, mac, nonce, datagram, null, null);
         Reply(message.Write, message.Length, to);
         _queries++;
     }
