@@ -1,0 +1,89 @@
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Hosting;
+using IngestCluster.Node.Budget;
+using IngestCluster.Node.Hosting;
+using IngestCluster.Node.Sources;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IngestCluster.Node.Admin;
+
+/// <summary>
+/// The node's HTTP admin API (127.0.0.1:9110 by default): <c>/status</c> (JSON: cluster, budget, sources,
+/// counters), <c>/metrics</c> (Prometheus text) and <c>/healthz</c>. When <c>Admin:Token</c> is set every request
+/// needs <c>Authorization: Bearer &lt;token&gt;</c>.
+/// </summary>
+public static class AdminEndpoints
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    public static WebApplication MapIngestAdmin(this WebApplication app, IngestSettings settings)
+    {
+        if (settings.Admin.Token is { } token)
+        {
+            app.Use(async (context, next) =>
+            {
+                if (context.Request.Headers.Authorization != $"Bearer {token}")
+                {
+                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    await context.Response.WriteAsync("admin API: missing or wrong bearer token\n");
+                    return;
+                }
+                await next(context);
+            });
+        }
+
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/metrics", (NodeMetrics metrics) =>
+            Results.Text(metrics.ToPrometheusText(), "text/plain; version=0.0.4"));
+        app.MapGet("/status", async (IServiceProvider services) =>
+            Results.Text(JsonSerializer.Serialize(await Status(services), Json), "application/json"));
+        return app;
+    }
+
+    private static async Task<object> Status(IServiceProvider services)
+    {
+        var system = services.GetRequiredService<ActorSystem>();
+        var registry = services.GetRequiredService<ActorRegistry>();
+        var metrics = services.GetRequiredService<NodeMetrics>();
+        var settings = services.GetRequiredService<IngestSettings>();
+        var timeout = TimeSpan.FromSeconds(3);
+
+        var cluster = Cluster.Get(system);
+        object? budget = null;
+        var sources = new List<object>();
+        try
+        {
+            var admitted = await registry.Get<BandwidthBudgetActor>().Ask<BudgetProtocol.AdmittedFlows>(BudgetProtocol.GetAdmitted.Instance, timeout);
+            budget = new
+            {
+                admitted = admitted.Flows.Select(f => new { source = f.Source.ToString(), group = f.Group.ToString() }),
+                origins = admitted.Origins,
+            };
+            var region = registry.Get<SourceRegion>();
+            var asks = admitted.Flows.Select(f => f.Source).Distinct()
+                .Select(s => region.Ask<SourceProtocol.SourceStatus>(new SourceProtocol.GetSourceStatus(s), timeout));
+            foreach (var status in await Task.WhenAll(asks))
+            {
+                sources.Add(status);
+            }
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            budget ??= new { error = "the budget singleton did not answer in time: " + e.Message };
+        }
+
+        return new
+        {
+            node = settings.Node.Name,
+            address = cluster.SelfAddress.ToString(),
+            members = cluster.State.Members.Select(m => new { address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles }),
+            budget,
+            sources,
+            counters = metrics.Snapshot().Select(c => new { name = c.Name, labels = c.Labels, value = c.Value }),
+        };
+    }
+}

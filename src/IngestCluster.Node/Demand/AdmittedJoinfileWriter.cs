@@ -1,0 +1,57 @@
+using Akka.Actor;
+using Akka.Event;
+using IngestCluster.Node.Budget;
+using IngestCluster.Protocols;
+using IngestCluster.Protocols.Joinfiles;
+
+namespace IngestCluster.Node.Demand;
+
+/// <summary>
+/// Exports the cluster's admitted set as a joinfile, so the node can sit beside the proof of concept's
+/// containers (its DRIAD manager reads such a file). It asks the budget every interval and rewrites the file
+/// atomically (temp file, then rename) only when the set changed.
+/// </summary>
+public sealed class AdmittedJoinfileWriter : ReceiveActor, IWithTimers
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IReadOnlyList<SourceGroup>? _written;
+
+    public AdmittedJoinfileWriter(string path, IActorRef budget, TimeSpan interval)
+    {
+        Receive<Poll>(_ => budget.Ask<BudgetProtocol.AdmittedFlows>(BudgetProtocol.GetAdmitted.Instance, TimeSpan.FromSeconds(5))
+            .PipeTo(Self, failure: e => new Status.Failure(e)));
+        Receive<BudgetProtocol.AdmittedFlows>(admitted =>
+        {
+            if (_written is not null && _written.SequenceEqual(admitted.Flows))
+            {
+                return;
+            }
+            try
+            {
+                Joinfile.WriteAtomically(path, admitted.Flows.Select(f => new JoinfileEntry(f.Source, f.Group)));
+                _written = [.. admitted.Flows];
+                _log.Info("demand.exported: {0} admitted flow(s) to {1}", admitted.Flows.Length, path);
+            }
+            catch (IOException e)
+            {
+                _log.Warning("demand.export_failed: {0}: {1}", path, e.Message);
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                _log.Warning("demand.export_failed: {0}: {1}", path, e.Message);
+            }
+        });
+        Receive<Status.Failure>(f => _log.Warning("demand.export_budget_unavailable: {0}", f.Cause.Message));
+        Timers.StartPeriodicTimer("poll", Poll.Instance, TimeSpan.Zero, interval);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string path, IActorRef budget, TimeSpan interval) =>
+        Akka.Actor.Props.Create(() => new AdmittedJoinfileWriter(path, budget, interval));
+
+    private sealed class Poll
+    {
+        public static readonly Poll Instance = new();
+    }
+}

@@ -1,0 +1,163 @@
+using System.Net;
+using IngestCluster.Node.Budget;
+using IngestCluster.Node.Sources;
+using IngestCluster.Node.Tunnels;
+using IngestCluster.Protocols.Driad;
+using Microsoft.Extensions.Configuration;
+
+namespace IngestCluster.Node.Hosting;
+
+/// <summary>Section <c>Node</c>.</summary>
+public sealed record NodeSettings(string DataDirectory, string Name);
+
+/// <summary>Section <c>Cluster</c>. With no seed nodes, the node joins itself: a one-node cluster.</summary>
+public sealed record ClusterSettings(string Hostname, int Port, IReadOnlyList<string> SeedNodes, string SystemName);
+
+/// <summary>Section <c>Persistence</c>: where the budget's decisions are journaled.</summary>
+public sealed record PersistenceSettings(string Provider, string ConnectionString)
+{
+    /// <summary>linq2db's provider name for Akka.Persistence.Sql.</summary>
+    public string Linq2DbProvider => Provider switch
+    {
+        "postgresql" => "PostgreSQL.15",
+        _ => "SQLite.MS",
+    };
+}
+
+/// <summary>Section <c>Demand</c> (the parts that are not PIM).</summary>
+public sealed record JoinfileSettings(string? Path, TimeSpan Debounce, string? ExportAdmittedTo, TimeSpan SnapshotInterval);
+
+/// <summary>Section <c>Egress</c>.</summary>
+public sealed record EgressSettings(string? Interface);
+
+/// <summary>Section <c>Admin</c>.</summary>
+public sealed record AdminSettings(string Url, string? Token);
+
+/// <summary>Everything the node reads at start, validated. Every key, its default and its unit are in
+/// docs/settings.md.</summary>
+public sealed record IngestSettings(
+    NodeSettings Node,
+    ClusterSettings Cluster,
+    PersistenceSettings Persistence,
+    JoinfileSettings Joinfile,
+    BudgetSettings Budget,
+    EgressSettings Egress,
+    AdminSettings Admin,
+    DriadResolverOptions Dns,
+    SourceSettings Sources,
+    GatewayOptions Tunnels,
+    IConfiguration Configuration)
+{
+    public const int DefaultAdminPort = 9110;
+    public const int DefaultClusterPort = 4053;
+
+    /// <summary>Reads and validates; throws <see cref="SettingsException"/> naming every bad key.</summary>
+    public static IngestSettings Read(IConfiguration config, out SettingsReader reader)
+    {
+        var r = reader = new SettingsReader(config);
+        string dataDirectory = Path.GetFullPath(r.String("Node:DataDirectory", "./data"));
+        var node = new NodeSettings(dataDirectory, r.String("Node:Name", Environment.MachineName));
+
+        var cluster = new ClusterSettings(
+            r.String("Cluster:Hostname", "127.0.0.1"),
+            r.Int("Cluster:Port", DefaultClusterPort, 0, 65535),
+            r.List("Cluster:SeedNodes"),
+            r.String("Cluster:SystemName", "ingest"));
+
+        string provider = r.String("Persistence:Provider", "sqlite").ToLowerInvariant();
+        if (provider is not ("sqlite" or "postgresql"))
+        {
+            r.Fail("Persistence:Provider", provider, "sqlite or postgresql");
+        }
+        string connection = r.String("Persistence:ConnectionString",
+            provider == "sqlite" ? $"Data Source={Path.Combine(dataDirectory, "ingest.db")}" : "");
+        if (connection.Length == 0)
+        {
+            r.Fail("Persistence:ConnectionString", connection, "a connection string for " + provider);
+        }
+
+        bool hasPim = r.Children("Demand:Pim:Interfaces").Count > 0;
+        // With no PIM interface, demand comes from a joinfile in the data directory; "off" turns it off.
+        string? joinfile = r.OptionalString("Demand:Joinfile") ?? (hasPim ? null : Path.Combine(dataDirectory, "joinfile.csv"));
+        if (string.Equals(joinfile, "off", StringComparison.OrdinalIgnoreCase))
+        {
+            joinfile = null;
+        }
+        var joinfiles = new JoinfileSettings(
+            joinfile is null ? null : Path.GetFullPath(joinfile),
+            r.Duration("Demand:JoinfileDebounce", TimeSpan.FromMilliseconds(300), TimeSpan.Zero, TimeSpan.FromMinutes(1)),
+            r.OptionalString("Demand:ExportAdmittedTo") is { } export ? Path.GetFullPath(export) : null,
+            r.Duration("Demand:SnapshotInterval", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5)));
+
+        var budget = new BudgetSettings
+        {
+            ReconcileInterval = r.Duration("Budget:ReconcileInterval", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
+            DemandGrace = r.Duration("Budget:DemandGrace", TimeSpan.FromSeconds(210), TimeSpan.Zero, TimeSpan.FromHours(24)),
+            OriginTimeout = r.Duration("Budget:OriginTimeout", TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            SnapshotEvery = r.Int("Budget:SnapshotEvery", 100, 1, 1_000_000),
+        };
+
+        var egress = new EgressSettings(r.OptionalString("Egress:Interface"));
+
+        string adminUrl = r.String("Admin:Url", $"http://127.0.0.1:{DefaultAdminPort}");
+        string? token = r.OptionalString("Admin:Token");
+        if (!Uri.TryCreate(adminUrl, UriKind.Absolute, out var adminUri) || adminUri.Scheme != "http")
+        {
+            r.Fail("Admin:Url", adminUrl, "an http URL such as http://127.0.0.1:9110");
+        }
+        else if (!adminUri.IsLoopback && token is null)
+        {
+            r.Fail("Admin:Token", null, "a token: the admin API is bound to a non-loopback address");
+        }
+
+        var dns = new DriadResolverOptions
+        {
+            NameServers = [.. r.List("Dns:Servers").Select(s => r.Endpoint("Dns:Servers", s, 53)).OfType<IPEndPoint>()],
+            Timeout = r.Duration("Dns:Timeout", TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1)),
+            Retries = r.Int("Dns:Retries", 2, 0, 10),
+            NegativeTtl = r.Duration("Dns:NegativeTtl", TimeSpan.FromSeconds(60), TimeSpan.Zero, TimeSpan.FromHours(24)),
+            MinimumTtl = r.Duration("Dns:MinimumTtl", TimeSpan.FromSeconds(5), TimeSpan.Zero, TimeSpan.FromHours(1)),
+            MaximumTtl = r.Duration("Dns:MaximumTtl", TimeSpan.FromHours(1), TimeSpan.FromSeconds(1), TimeSpan.FromDays(7)),
+        };
+
+        var overrides = new List<RelayOverride>();
+        foreach (var entry in r.Children("Relays:Overrides"))
+        {
+            string key = $"Relays:Overrides:{entry.Key}";
+            if (!IPNetwork.TryParse(entry["Prefix"], out var prefix))
+            {
+                r.Fail($"{key}:Prefix", entry["Prefix"], "a source prefix such as 162.250.136.0/22");
+                continue;
+            }
+            if (r.Endpoint($"{key}:Relay", entry["Relay"], AmtRelayRecord.AmtPort) is { } relay)
+            {
+                overrides.Add(new RelayOverride(prefix, relay));
+            }
+        }
+        var sources = new SourceSettings
+        {
+            BackoffMin = r.Duration("Sources:BackoffMin", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
+            BackoffMax = r.Duration("Sources:BackoffMax", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
+            DefaultHoldDown = r.Duration("Sources:RelayHoldDown", TimeSpan.FromMinutes(5), TimeSpan.Zero, TimeSpan.FromHours(24)),
+            NoRelayRetry = r.Duration("Sources:NoRelayRetry", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1), TimeSpan.FromHours(24)),
+            Overrides = new RelayOverrideTable(overrides, r.Bool("Relays:ConsultOverridesFirst", false)),
+        };
+
+        var tunnels = new GatewayOptions
+        {
+            NoDataTimeout = r.Duration("Tunnels:NoDataTimeout", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            MaxUnansweredAttempts = r.Int("Tunnels:MaxUnansweredAttempts", 5, 1, 100),
+            RequestsBeforeRediscovery = r.Int("Tunnels:RequestsBeforeRediscovery", 3, 1, 100),
+            HoldDownMin = r.Duration("Tunnels:HoldDownMin", TimeSpan.FromMinutes(3), TimeSpan.Zero, TimeSpan.FromHours(24)),
+            HoldDownMax = r.Duration("Tunnels:HoldDownMax", TimeSpan.FromMinutes(10), TimeSpan.Zero, TimeSpan.FromHours(24)),
+            LoadedHoldDown = r.Duration("Tunnels:LoadedHoldDown", TimeSpan.FromMinutes(10), TimeSpan.Zero, TimeSpan.FromHours(24)),
+        };
+        if (tunnels.HoldDownMax < tunnels.HoldDownMin)
+        {
+            r.Fail("Tunnels:HoldDownMax", SettingsReader.Format(tunnels.HoldDownMax), "at least Tunnels:HoldDownMin");
+        }
+
+        return new IngestSettings(node, cluster, new PersistenceSettings(provider, connection), joinfiles, budget,
+            egress, new AdminSettings(adminUrl, token), dns, sources, tunnels, config);
+    }
+}

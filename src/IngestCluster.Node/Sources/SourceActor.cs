@@ -1,0 +1,219 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using IngestCluster.Node.Hosting;
+using IngestCluster.Node.Tunnels;
+
+namespace IngestCluster.Node.Sources;
+
+/// <summary>What a source entity needs from the node.</summary>
+/// <param name="TunnelProps">Props of the tunnel child for a relay (the AmtTunnelActor in production).</param>
+/// <param name="UnderSharding">Passivate through the shard (true) or just stop (false, for tests and hosts
+/// without sharding).</param>
+public sealed record SourceActorDependencies(
+    IRelayResolver Resolver,
+    Func<TunnelProtocol.TunnelTarget, Props> TunnelProps,
+    SourceSettings Settings,
+    NodeMetrics Metrics,
+    TimeProvider Time,
+    bool UnderSharding = true,
+    Func<Random>? RandomFactory = null);
+
+/// <summary>
+/// One source address, as a sharded entity (entity id = the source address text). It holds the groups the budget
+/// wants, finds the source's relay through DRIAD and runs one tunnel child to it, moving to the next relay with
+/// backoff when one fails. The logic is <see cref="SourceState"/>; this actor carries out its effects.
+/// </summary>
+public sealed class SourceActor : ReceiveActor, IWithTimers
+{
+    private const string RetryTimer = "retry";
+    private const string PassivateTimer = "passivate";
+
+    /// <summary>How long a stopping tunnel may take to send its leaves before the entity passivates anyway.</summary>
+    private static readonly TimeSpan LeaveGrace = TimeSpan.FromSeconds(5);
+
+    private readonly SourceActorDependencies _deps;
+    private readonly Random _random;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly MetricCounter _tunnelsStarted, _relayFailures;
+    private SourceState _state;
+    private IActorRef? _tunnel;
+    private readonly HashSet<IActorRef> _stopping = [];
+    private bool _passivatePending;
+    private int _tunnelNumber;
+
+    public SourceActor(IPAddress source, SourceActorDependencies deps)
+    {
+        _deps = deps;
+        _random = deps.RandomFactory?.Invoke() ?? new Random();
+        _state = SourceState.Initial(source);
+        _tunnelsStarted = deps.Metrics.Counter("ingest_source_tunnels_started_total", "", "Tunnels started by source entities");
+        _relayFailures = deps.Metrics.Counter("ingest_source_relay_failures_total", "", "Relays that failed and were held down");
+
+        Receive<SourceProtocol.EnsureGroups>(m => Handle(new SourceInput.DesiredGroups(m.Groups)));
+        Receive<SourceProtocol.GetSourceStatus>(_ => Sender.Tell(_state.ToStatus(_deps.Time.GetUtcNow())));
+        Receive<ResolveFinished>(m => Handle(new SourceInput.Resolved(m.Outcome, m.Attempt)));
+        Receive<RetryDue>(m => Handle(new SourceInput.RetryDue(m.Attempt)));
+        Receive<TunnelProtocol.TunnelFailed>(m =>
+        {
+            if (Sender.Equals(_tunnel))
+            {
+                _relayFailures.Increment();
+                Handle(new SourceInput.RelayFailed(m.Relay, m.Reason, m.HoldDown));
+            }
+        });
+        Receive<TunnelProtocol.TunnelStateChanged>(m =>
+        {
+            if (Sender.Equals(_tunnel))
+            {
+                Handle(new SourceInput.TunnelReported(m.Relay, m.State, m.Detail));
+            }
+        });
+        Receive<Terminated>(m =>
+        {
+            if (_stopping.Remove(m.ActorRef))
+            {
+                if (_passivatePending && _stopping.Count == 0)
+                {
+                    PassivateNow();
+                }
+            }
+            else if (m.ActorRef.Equals(_tunnel) && _state.Current is { } current)
+            {
+                // The child stopped without saying why: treat it as a failed relay.
+                _tunnel = null;
+                _relayFailures.Increment();
+                Handle(new SourceInput.RelayFailed(current.Relay, "tunnel actor stopped", TimeSpan.Zero));
+            }
+        });
+        Receive<PassivateDeadline>(_ =>
+        {
+            if (_passivatePending)
+            {
+                PassivateNow();
+            }
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IPAddress source, SourceActorDependencies deps) =>
+        Akka.Actor.Props.Create(() => new SourceActor(source, deps));
+
+    /// <summary>Props for the shard region's entity factory: the entity id is the source address text.</summary>
+    public static Props PropsForEntity(string entityId, SourceActorDependencies deps)
+    {
+        if (!IPAddress.TryParse(entityId, out var source))
+        {
+            throw new ArgumentException($"source entity id '{entityId}' is not an IP address", nameof(entityId));
+        }
+        return Props(source, deps);
+    }
+
+    private void Handle(SourceInput input)
+    {
+        var before = _state;
+        var (next, effects) = _state.Process(input, _deps.Time.GetUtcNow(), _deps.Settings, _random);
+        _state = next;
+        if (_passivatePending && !next.Groups.IsEmpty)
+        {
+            // Groups came back before the entity went away: stay.
+            _passivatePending = false;
+            Timers.Cancel(PassivateTimer);
+        }
+        if (before.Phase != next.Phase || before.Detail != next.Detail)
+        {
+            _log.Info("SourceStateChanged source={0} {1} -> {2}: {3}", next.Source, before.Phase, next.Phase, next.Detail);
+        }
+        foreach (var effect in effects)
+        {
+            Carry(effect);
+        }
+    }
+
+    private void Carry(SourceEffect effect)
+    {
+        switch (effect)
+        {
+            case SourceEffect.StartResolve resolve:
+                Timers.Cancel(RetryTimer);
+                var source = _state.Source;
+                int attempt = resolve.Attempt;
+                _deps.Resolver.ResolveAsync(source).PipeTo(
+                    Self,
+                    success: outcome => new ResolveFinished(outcome, attempt),
+                    failure: e => new ResolveFinished(new DriadOutcome.DnsFailure(source, e.GetBaseException().Message), attempt));
+                break;
+
+            case SourceEffect.StartTunnel start:
+                StopTunnel();
+                _tunnel = Context.ActorOf(_deps.TunnelProps(start.Target), $"tunnel-{++_tunnelNumber}");
+                Context.Watch(_tunnel);
+                _tunnelsStarted.Increment();
+                break;
+
+            case SourceEffect.SendGroups send:
+                _tunnel?.Tell(new TunnelProtocol.SetGroups(send.Groups));
+                break;
+
+            case SourceEffect.StopTunnel:
+                StopTunnel();
+                break;
+
+            case SourceEffect.ScheduleRetry retry:
+                Timers.StartSingleTimer(RetryTimer, new RetryDue(retry.Attempt), retry.Delay);
+                break;
+
+            case SourceEffect.Passivate:
+                Timers.Cancel(RetryTimer);
+                if (_stopping.Count == 0)
+                {
+                    PassivateNow();
+                }
+                else
+                {
+                    // Let the stopping tunnel process its SetGroups(empty) (its leaves) first.
+                    _passivatePending = true;
+                    Timers.StartSingleTimer(PassivateTimer, PassivateDeadline.Instance, LeaveGrace);
+                }
+                break;
+        }
+    }
+
+    private void PassivateNow()
+    {
+        _passivatePending = false;
+        Timers.CancelAll();
+        if (_deps.UnderSharding)
+        {
+            Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+        }
+        else
+        {
+            Context.Stop(Self);
+        }
+    }
+
+    /// <summary>Stops the tunnel through its mailbox (a PoisonPill after anything already sent, such as the
+    /// empty SetGroups that makes it leave), and watches it until it has gone.</summary>
+    private void StopTunnel()
+    {
+        if (_tunnel is null)
+        {
+            return;
+        }
+        _tunnel.Tell(PoisonPill.Instance);
+        _stopping.Add(_tunnel);
+        _tunnel = null;
+    }
+
+    private sealed record ResolveFinished(DriadOutcome Outcome, int Attempt);
+
+    private sealed record RetryDue(int Attempt);
+
+    private sealed class PassivateDeadline
+    {
+        public static readonly PassivateDeadline Instance = new();
+    }
+}

@@ -1,0 +1,38 @@
+namespace IngestCluster.Node.Sources;
+
+/// <summary>Timers and policy of a source entity.</summary>
+public sealed record SourceSettings
+{
+    /// <summary>First wait after a failure (a relay failed, or DNS did); doubled per consecutive failure.</summary>
+    public TimeSpan BackoffMin { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest wait after a failure.</summary>
+    public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Hold-down for a relay that failed without saying for how long (RFC 8777 §4.2.2; 3–10 min).</summary>
+    public TimeSpan DefaultHoldDown { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often to look again when DNS says there is no relay (no record, or type 0).</summary>
+    public TimeSpan NoRelayRetry { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A tunnel that ran this long before failing resets the failure count (and so the backoff).</summary>
+    public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Operator relays by source prefix.</summary>
+    public RelayOverrideTable Overrides { get; init; } = RelayOverrideTable.Empty;
+
+    /// <summary>The port of relays named by an override without one, and of DRIAD relays.</summary>
+    public int RelayPort { get; init; } = Protocols.Driad.AmtRelayRecord.AmtPort;
+
+    /// <summary>The backoff after <paramref name="failures"/> consecutive failures (1 → <see cref="BackoffMin"/>).</summary>
+    public TimeSpan Backoff(int failures)
+    {
+        if (failures <= 1)
+        {
+            return BackoffMin;
+        }
+        double factor = Math.Pow(2, Math.Min(failures - 1, 30));
+        var delay = TimeSpan.FromTicks((long)Math.Min(BackoffMin.Ticks * factor, BackoffMax.Ticks));
+        return delay < BackoffMin ? BackoffMin : delay;
+    }
+}
