@@ -1,3 +1,5 @@
+using System.Reflection;
 using BenchmarkDotNet.Running;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Not typeof(Program): IngestCluster.Node (referenced) has its own top-level Program, and the names clash (CS0436).
+BenchmarkSwitcher.FromAssembly(Assembly.GetExecutingAssembly()).Run(args);

@@ -13,10 +13,10 @@ namespace IngestCluster.Lab;
 /// A small AMT relay (RFC 7450 §5.3) for the lab.
 /// <list type="bullet">
 /// <item>Control, on one thread with one UDP socket on <c>--listen</c>: Relay Discovery → Advertisement (nonce
-/// echoed, <c>--advertise</c> address); Request → Membership Query (MAC, nonce echoed, G = 1 with the gateway's
-/// address and port as seen, L = 1 with <c>--limited-capacity</c> or when a new tunnel would pass
+/// echoed, <c>--advertise</c> address); Request → Membership Query (MAC, nonce echoed; G = 0 like amtrelayd, or
+/// G = 1 with the gateway's address and port as seen when <c>--gateway-fields</c> is given; L = 1 with <c>--limited-capacity</c> or when a new tunnel would pass
 /// <c>--max-tunnels</c>) carrying an IGMPv3 general query in IPv4 with Router Alert (IHL 6, TTL 1, TOS 0xC0, to
-/// 224.0.0.1, MRC 100, QRV and QQIC as configured); Membership Update → applied only when MAC and nonce verify
+/// 224.0.0.1, MRC, QRV and QQIC as configured: 100, 2, 20 by default); Membership Update → applied only when MAC and nonce verify
 /// (<see cref="RelayTunnelTable"/>); Teardown → removes the tunnel when its MAC and nonce verify. Tunnels not
 /// refreshed within QRV × QQI + MRT expire.</item>
 /// <item>Upstream: one raw socket (IPPROTO_UDP, so every datagram arrives with its IPv4 header) bound to the
@@ -48,6 +48,7 @@ internal sealed class AmtRelay : IDisposable
     private long _discoveries, _requests, _queries, _updates, _teardowns, _malformed, _unknownType, _ignoredRecords;
     private long _rejectedBadMac, _rejectedNonce, _rejectedCapacity, _expired, _upstreamJoins, _upstreamLeaves;
     private long _forwarded, _forwardedBytes, _received, _unjoined, _sendErrors;
+    private long _dataPathAllocatedBytes = -1;
 
     public AmtRelay(RelaySettings settings, StatusWriter status, TimeProvider time)
     {
@@ -55,7 +56,7 @@ internal sealed class AmtRelay : IDisposable
         _status = status;
         _time = time;
         var queryInterval = TimeSpan.FromSeconds(IgmpV3Query.DecodeCode(settings.Qqic));
-        var maxResponse = TimeSpan.FromSeconds(IgmpV3Query.DecodeCode(RelaySettings.MaxRespCode) / 10.0);
+        var maxResponse = TimeSpan.FromSeconds(IgmpV3Query.DecodeCode(settings.MaxRespCode) / 10.0);
         TunnelTimeout = settings.Qrv * queryInterval + maxResponse;
         _table = new RelayTunnelTable(settings.Secret, TunnelTimeout, settings.MaxTunnels, time);
         _advertise = NetworkInterfaces.ToUInt32(settings.Advertise);
@@ -99,6 +100,7 @@ internal sealed class AmtRelay : IDisposable
             json.WriteString("upstreamAddress", _upstreamAddress.ToString());
             json.WriteNumber("qqic", _settings.Qqic);
             json.WriteNumber("qrv", _settings.Qrv);
+            json.WriteNumber("mrc", _settings.MaxRespCode);
             json.WriteNumber("tunnelTimeoutSeconds", TunnelTimeout.TotalSeconds);
         });
         var control = StartThread("amt-relay-control", () => ControlLoop(stopping));
@@ -215,7 +217,7 @@ internal sealed class AmtRelay : IDisposable
     private void SendQuery(GatewayEndpoint gateway, uint nonce, SocketAddress to)
     {
         var mac = _table.IssueQuery(gateway, nonce);
-        var query = new IgmpV3Query(RelaySettings.MaxRespCode, IPAddress.Any, false, _settings.Qrv, _settings.Qqic, []);
+        var query = new IgmpV3Query(_settings.MaxRespCode, IPAddress.Any, false, _settings.Qrv, _settings.Qqic, []);
         var header = new Ipv4HeaderBuilder
         {
             Tos = QueryTos,
@@ -229,7 +231,9 @@ internal sealed class AmtRelay : IDisposable
         var written = header.Write(datagram, query.Length);
         query.Write(datagram.AsSpan(written));
         var limited = _settings.LimitedCapacity || _table.AtCapacity(gateway);
-        var message = new AmtMembershipQuery(limited, mac, nonce, datagram, gateway.Port, NetworkInterfaces.FromUInt32(gateway.Address));
+        var message = _settings.GatewayFields
+            ? new AmtMembershipQuery(limited, mac, nonce, datagram, gateway.Port, NetworkInterfaces.FromUInt32(gateway.Address))
+            : new AmtMembershipQuery(limited, mac, nonce, datagram, null, null);
         Reply(message.Write, message.Length, to);
         _queries++;
     }
@@ -360,8 +364,11 @@ internal sealed class AmtRelay : IDisposable
         buffer[0] = (byte)AmtMessageType.MulticastData;
         buffer[1] = 0;
         var from = new SocketAddress(AddressFamily.InterNetwork);
+        var allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
         while (!stopping.IsCancellationRequested)
         {
+            // What this thread allocated in total since it started (JIT warm-up included): the summary shows it.
+            Volatile.Write(ref _dataPathAllocatedBytes, GC.GetAllocatedBytesForCurrentThread() - allocatedAtStart);
             if (!_upstream.Poll(TimeSpan.FromMilliseconds(100), SelectMode.SelectRead))
             {
                 continue;
@@ -505,6 +512,7 @@ internal sealed class AmtRelay : IDisposable
             json.WriteNumber("expired", _expired);
             json.WriteNumber("upstreamJoins", _upstreamJoins);
             json.WriteNumber("upstreamLeaves", _upstreamLeaves);
+            json.WriteNumber("dataPathAllocatedBytes", Volatile.Read(ref _dataPathAllocatedBytes));
         });
     }
 

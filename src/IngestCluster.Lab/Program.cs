@@ -42,3 +42,9 @@ catch (UsageException e)
     Console.Error.WriteLine(subcommandUsage);
     return 2;
 }
+catch (System.Net.Sockets.SocketException e)
+{
+    // A socket the peer needs could not be set up (address not on this host, port in use, no permission).
+    Console.Error.WriteLine($"error: {args[0]}: socket setup failed: {e.SocketErrorCode}: {e.Message}");
+    return 1;
+}

@@ -12,27 +12,29 @@ internal sealed record RelaySettings(
     byte[] Secret,
     byte Qqic,
     byte Qrv,
+    byte MaxRespCode,
     int MaxTunnels,
     IPAddress Advertise,
     bool LimitedCapacity,
+    bool GatewayFields,
     TimeSpan? Duration,
     TimeSpan StatusInterval)
 {
-    /// <summary>Max Resp Code of the general query: 100 = 10 s.</summary>
-    public const byte MaxRespCode = 100;
+    /// <summary>Max Resp Code of the general query by default: 100 = 10 s.</summary>
+    public const byte DefaultMaxRespCode = 100;
 }
 
 /// <summary><c>relay</c>: an AMT relay (RFC 7450 §5.3) built on our codecs. See <see cref="AmtRelay"/>.</summary>
 internal static class RelayCommand
 {
     public const string Usage =
-        "usage: IngestCluster.Lab relay --listen ADDR[:2268] --upstream-interface IF [--secret HEX] [--qqic 20] [--qrv 2] " +
-        "[--max-tunnels N] [--advertise ADDR] [--limited-capacity] [--duration D] [--status-interval 1s]";
+        "usage: IngestCluster.Lab relay --listen ADDR[:2268] --upstream-interface IF [--secret HEX] [--qqic 20] [--qrv 2] [--mrc 100] " +
+        "[--max-tunnels N] [--advertise ADDR] [--limited-capacity] [--gateway-fields] [--duration D] [--status-interval 1s]";
 
     private static readonly HashSet<string> ValueOptions =
-        ["listen", "upstream-interface", "secret", "qqic", "qrv", "max-tunnels", "advertise", "duration", "status-interval"];
+        ["listen", "upstream-interface", "secret", "qqic", "qrv", "mrc", "max-tunnels", "advertise", "duration", "status-interval"];
 
-    private static readonly HashSet<string> FlagOptions = ["limited-capacity"];
+    private static readonly HashSet<string> FlagOptions = ["limited-capacity", "gateway-fields"];
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, StatusWriter status)
     {
@@ -85,9 +87,11 @@ internal static class RelayCommand
             secret,
             (byte)options.Integer("qqic", 20, 1, 255),
             (byte)options.Integer("qrv", 2, 1, 7),
+            (byte)options.Integer("mrc", RelaySettings.DefaultMaxRespCode, 1, 255),
             (int)options.Integer("max-tunnels", int.MaxValue, 1, int.MaxValue),
             advertise,
             options.Has("limited-capacity"),
+            options.Has("gateway-fields"),
             options.Duration("duration"),
             options.Duration("status-interval") ?? TimeSpan.FromSeconds(1));
     }

@@ -30,7 +30,7 @@ public sealed class RelayLab : IDisposable
             var (sourceIf, upstreamIf) = _network.Link(source, "10.203.1.1", relay, "10.203.1.2", "up");
             _network.Link(relay, "10.203.2.1", GatewayNamespace, "10.203.2.2", "dn");
             Relay = new LabProcess(relay, "relay", "--listen", "10.203.2.1", "--upstream-interface", upstreamIf,
-                "--secret", SecretHex, "--qqic", "20", "--qrv", "2", "--status-interval", "200ms");
+                "--secret", SecretHex, "--qqic", "20", "--qrv", "2", "--status-interval", "200ms", "--gateway-fields");
             Relay.WaitFor("started", timeout: TimeSpan.FromSeconds(30));
             SourceProcess = new LabProcess(source, "source", "--group", Group.ToString(), "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--interface", sourceIf, "--rate", "200", "--size", "200", "--ttl", SourceTtl.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -100,6 +100,7 @@ public sealed class AmtGatewaySession
     private bool _awaitingQuery;
     private int _unanswered;
     private DateTimeOffset _dataExpectedSince;
+    private (ulong Mac, uint Nonce, ushort Port, IPAddress Address)? _gatewaySeenByRelay;
 
     public AmtGatewaySession(IPAddress source, bool skipDiscovery, GatewayOptions options, TimeProvider clock,
         Func<uint>? nonces = null, Random? jitter = null)
@@ -295,17 +296,19 @@ public sealed class AmtGatewaySession
             GiveUp(actions, "relay set the L flag (limited capacity)", _options.LoadedHoldDown);
             return;
         }
+        TearDownOldAddress(query, actions);
         Credentials = (query.ResponseMac, query.Nonce);
         if (IgmpV3Datagram.TryReadQuery(query.EncapsulatedQuery.Span, out var igmp, out _))
         {
             Qrv = igmp.Qrv == 0 ? _options.DefaultQrv : igmp.Qrv;
             QueryInterval = igmp.QueryInterval > TimeSpan.Zero ? igmp.QueryInterval : _options.DefaultQueryInterval;
         }
-        bool first = State != GatewayState.Established;
         Transition(GatewayState.Established, "membership query", actions);
-        if (!first && !_announced.IsEmpty)
+        if (!_announced.IsEmpty)
         {
-            // The answer to a periodic query: the current state, MODE_IS_INCLUDE {S} for each joined group.
+            // The answer to a query once groups were announced: the current state, MODE_IS_INCLUDE {S} for each
+            // joined group. This covers the periodic query, a query after rediscovery (the relay may have lost or
+            // never had our state) and a query after a NAT rebinding (new address, no state).
             var records = _announced.Select(g => new IgmpV3GroupRecord(IgmpRecordType.ModeIsInclude, g, [_source])).ToList();
             SendUpdate(records, actions);
         }
@@ -313,19 +316,43 @@ public sealed class AmtGatewaySession
         actions.Add(new ArmTimer(GatewayTimer.Refresh, QueryInterval));
     }
 
-    /// <summary>ALLOW what is desired but not announced, BLOCK what is announced but no longer desired.</summary>
+    /// <summary>
+    /// RFC 7450 §5.2.3.7: a relay that sets G reports the address and port it sees us at. When they change (a NAT
+    /// rebinding), send a Teardown with the previous query's MAC, nonce, address and port, so the relay drops the
+    /// state of the old address. The relay knows nothing of our groups at the new address: the answer to this
+    /// query (current-state records) tells it.
+    /// </summary>
+    private void TearDownOldAddress(AmtMembershipQuery query, List<GatewayAction> actions)
+    {
+        if (query.GatewayAddress is null || query.GatewayPort is not { } port)
+        {
+            _gatewaySeenByRelay = null;
+            return;
+        }
+        if (_gatewaySeenByRelay is { } previous && (previous.Port != port || !previous.Address.Equals(query.GatewayAddress)))
+        {
+            Send(new AmtTeardown(previous.Mac, previous.Nonce, previous.Port, previous.Address), actions);
+        }
+        _gatewaySeenByRelay = (query.ResponseMac, query.Nonce, port, query.GatewayAddress);
+    }
+
+    /// <summary>ALLOW what is desired but not announced, BLOCK what is announced but no longer desired.
+    /// A repeated SetGroups with nothing new sends nothing: repeats already pending keep their ~1 s spacing.</summary>
     private void AnnounceChanges(List<GatewayAction> actions)
     {
         bool hadNone = _announced.IsEmpty;
+        bool changed = false;
         foreach (var group in _desired.Except(_announced))
         {
             _pendingChanges[group] = (IgmpRecordType.AllowNewSources, Qrv);
+            changed = true;
         }
         foreach (var group in _announced.Except(_desired))
         {
             _pendingChanges[group] = (IgmpRecordType.BlockOldSources, Qrv);
+            changed = true;
         }
-        if (_pendingChanges.Count == 0)
+        if (!changed)
         {
             return;
         }
@@ -419,6 +446,11 @@ public sealed class AmtGatewaySession
                 bytes = new byte[u.Length];
                 u.Write(bytes);
                 type = AmtMessageType.MembershipUpdate;
+                break;
+            case AmtTeardown t:
+                bytes = new byte[t.Length];
+                t.Write(bytes);
+                type = AmtMessageType.Teardown;
                 break;
             default:
                 throw new ArgumentException($"the gateway does not send {typeof(T).Name}", nameof(message));
