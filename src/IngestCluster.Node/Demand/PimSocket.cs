@@ -12,7 +12,7 @@ namespace IngestCluster.Node.Demand;
 /// joins 224.0.0.13 on the interface and sends from it (IP_MULTICAST_IF) with TTL 1, TOS 0xC0 and no loopback.
 /// Received packets include their IPv4 header.
 /// </summary>
-public sealed class PimSocket : IDisposable
+public sealed partial class PimSocket : IDisposable
 {
     public static readonly IPAddress AllPimRouters = IPAddress.Parse("224.0.0.13");
     private const int SolSocket = 1;
@@ -37,7 +37,7 @@ public sealed class PimSocket : IDisposable
             throw new ArgumentException($"interface '{interfaceName}' has no IPv4 address", nameof(interfaceName));
         }
 
-        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Raw, (ProtocolType)103);
+        _socket = OpenRawPimSocket();
         try
         {
             _socket.SetRawSocketOption(SolSocket, SoBindToDevice, Encoding.ASCII.GetBytes(interfaceName + "\0"));
@@ -68,4 +68,23 @@ public sealed class PimSocket : IDisposable
     public void Send(ReadOnlySpan<byte> pimMessage) => _socket.SendTo(pimMessage, SocketFlags.None, _allPimRouters);
 
     public void Dispose() => _socket.Dispose();
+
+    /// <summary>.NET refuses protocol numbers it has no name for (ProtocolType 103 gives "Protocol not supported"),
+    /// so the socket comes from libc and is wrapped.</summary>
+    private static Socket OpenRawPimSocket()
+    {
+        const int afInet = 2;
+        const int sockRaw = 3;
+        int fd = NativeSocket(afInet, sockRaw, PimProtocol);
+        if (fd < 0)
+        {
+            throw new SocketException(System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+        }
+        return new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+    }
+
+    private const int PimProtocol = 103;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    private static partial int NativeSocket(int domain, int type, int protocol);
 }
