@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
-using DnsClient;
 
 namespace IngestCluster.IntegrationTests.Dns;
 
@@ -47,21 +45,7 @@ internal sealed class Bind9Server : IDisposable
         string confPath = Path.Combine(Directory, "named.conf");
         File.WriteAllText(confPath, conf.ToString());
 
-        var start = new ProcessStartInfo("/usr/sbin/named")
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "-g", "-n", "1", "-c", confPath })
-        {
-            start.ArgumentList.Add(arg);
-        }
-        _named = Process.Start(start) ?? throw new InvalidOperationException("named did not start");
-        _named.ErrorDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
-        _named.OutputDataReceived += (_, e) => { lock (_log) { _log.AppendLine(e.Data); } };
-        _named.BeginErrorReadLine();
-        _named.BeginOutputReadLine();
+        _named = DnsServerProcess.Start("/usr/sbin/named", ["-g", "-n", "1", "-c", confPath], _log);
 
         try
         {
@@ -91,78 +75,14 @@ internal sealed class Bind9Server : IDisposable
         }
     }
 
-    /// <summary>Polls an SOA query for <paramref name="zone"/> until named answers it, or the deadline passes.</summary>
-    private void WaitUntilReady(string zone, TimeSpan within)
-    {
-        var client = new LookupClient(new LookupClientOptions(EndPoint)
-        {
-            Timeout = TimeSpan.FromMilliseconds(250),
-            Retries = 0,
-            UseCache = false,
-            ThrowDnsErrors = false,
-        });
-        var deadline = DateTime.UtcNow + within;
-        string last = "no answer yet";
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_named.HasExited)
-            {
-                throw new InvalidOperationException($"named exited with code {_named.ExitCode}:\n{Log}");
-            }
-            try
-            {
-                var response = client.Query(zone, QueryType.SOA);
-                if (!response.HasError && response.Answers.SoaRecords().Any())
-                {
-                    return;
-                }
-                last = response.ErrorMessage;
-            }
-            catch (DnsResponseException e)
-            {
-                last = e.Message;
-            }
-            // Each failed query already waited up to its timeout; no extra sleep needed.
-        }
-        throw new TimeoutException($"named did not answer SOA {zone} within {within} ({last}):\n{Log}");
-    }
+    private void WaitUntilReady(string zone, TimeSpan within) =>
+        DnsServerProcess.WaitUntilAnswering(EndPoint, zone, within, _named, () => Log);
 
-    private static int FreePort()
-    {
-        // A port free for both UDP and TCP on loopback, as named binds both.
-        for (int attempt = 0; attempt < 50; attempt++)
-        {
-            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            int port = ((IPEndPoint)udp.LocalEndPoint!).Port;
-            try
-            {
-                using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                return port;
-            }
-            catch (SocketException)
-            {
-            }
-        }
-        throw new InvalidOperationException("no free loopback port for named");
-    }
+    private static int FreePort() => DnsServerProcess.FreePort();
 
     public void Dispose()
     {
-        try
-        {
-            if (!_named.HasExited)
-            {
-                _named.Kill();
-                _named.WaitForExit(10_000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-        _named.Dispose();
+        DnsServerProcess.Stop(_named);
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
