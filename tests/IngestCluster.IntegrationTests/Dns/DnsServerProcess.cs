@@ -6,7 +6,7 @@ using DnsClient;
 namespace IngestCluster.IntegrationTests.Dns;
 
 /// <summary>What starting a DNS server for a test takes, whichever server it is.</summary>
-internal static class DnsServerProcess
+internal static partial class DnsServerProcess
 {
     /// <summary>A loopback port free for both UDP and TCP (DNS servers bind both).</summary>
     public static int FreePort()
@@ -86,15 +86,20 @@ internal static class DnsServerProcess
         return process;
     }
 
-    /// <summary>Stops a server we started, by its PID, and waits for it.</summary>
+    /// <summary>Stops a server we started, by its PID: SIGTERM so it takes its worker processes down with it (NSD
+    /// forks), then SIGKILL to the whole tree if it has not gone within a few seconds.</summary>
     public static void Stop(Process process)
     {
         try
         {
             if (!process.HasExited)
             {
-                process.Kill();
-                process.WaitForExit(10_000);
+                _ = Kill(process.Id, SigTerm);
+                if (!process.WaitForExit(5_000))
+                {
+                    process.Kill(entireProcessTree: true);
+                    process.WaitForExit(10_000);
+                }
             }
         }
         catch (InvalidOperationException)
@@ -103,4 +108,9 @@ internal static class DnsServerProcess
         }
         process.Dispose();
     }
+
+    private const int SigTerm = 15;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 }
