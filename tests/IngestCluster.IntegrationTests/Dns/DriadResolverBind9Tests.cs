@@ -35,6 +35,11 @@ public sealed class Bind9DriadFixture : IDisposable
                     13  IN AMTRELAY 255 0 0 .
                     5   IN CNAME    5.v4.driad.example.com.
                     ; 14 has no record at all
+                    ; 20: a relay type from the future (4), a relay, "no relay" at 50, and a relay after it
+                    20  IN TYPE260  \# 6 05040a000001
+                    20  IN AMTRELAY 10 0 1 192.0.2.20
+                    20  IN AMTRELAY 50 0 0 .
+                    20  IN AMTRELAY 60 0 1 192.0.2.60
                     """,
                 ["0.192.in-addr.arpa"] = Soa + """
                     2   IN DNAME    rev.driad.example.com.
@@ -92,6 +97,14 @@ public sealed class DriadResolverBind9Tests(Bind9DriadFixture bind) : IClassFixt
         var outcome = await Resolver().ResolveAsync(IPAddress.Parse("198.51.100.13"));
         Assert.Equal("type 0: no relay", Assert.IsType<DriadOutcome.NoRelay>(outcome).Detail);
         Assert.Equal(1, _metrics.Value("ingest_driad_lookups_total", "outcome=\"no_relay\""));
+    }
+
+    [Fact]
+    public async Task Unknown_relay_types_are_ignored_and_type_0_ends_the_list_at_its_precedence()
+    {
+        var outcome = await Resolver().ResolveAsync(IPAddress.Parse("198.51.100.20"));
+        Assert.Equal("192.0.2.20:2268 (precedence 10)", Describe(outcome));
+        Assert.Equal(1, _metrics.Value("ingest_driad_records_ignored_total", "reason=\"unsupported_type\""));
     }
 
     [Fact]
