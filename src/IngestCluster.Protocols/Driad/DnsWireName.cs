@@ -63,18 +63,13 @@ public static class DnsWireName
                 return false;
             }
             wireLength += 1 + length;
-            if (wireLength + (hadRootLabel ? 0 : 1) > MaxWireLength)
+            // Counting the final zero byte, present or implied.
+            if (wireLength + 1 > MaxWireLength)
             {
                 error = ParseError.BadValue(offset, "domain name is longer than 255 bytes on the wire");
                 return false;
             }
             offset += 1 + length;
-        }
-
-        if (!hadRootLabel && wireLength + 1 > MaxWireLength)
-        {
-            error = ParseError.BadValue(0, "domain name is longer than 255 bytes on the wire");
-            return false;
         }
 
         name = Format(input);

@@ -117,3 +117,19 @@ public class RelayOverrideTableTests
         Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 }
+
+public class SourceMessageExtractorTests
+{
+    [Fact]
+    public void Source_messages_go_to_the_entity_named_by_their_source_address()
+    {
+        var extractor = new SourceMessageExtractor(100);
+        var source = IPAddress.Parse("10.0.5.2");
+        Assert.Equal("10.0.5.2", extractor.EntityId(new SourceProtocol.EnsureGroups(source, [])));
+        Assert.Equal("10.0.5.2", extractor.EntityId(new SourceProtocol.GetSourceStatus(source)));
+        var status = new SourceProtocol.GetSourceStatus(source);
+        var ensure = new SourceProtocol.EnsureGroups(source, []);
+        Assert.Equal(extractor.ShardId(extractor.EntityId(status)!, status), extractor.ShardId(extractor.EntityId(ensure)!, ensure));
+        Assert.Null(extractor.EntityId("not a source message"));
+    }
+}
