@@ -9,15 +9,6 @@ using IngestCluster.Node.Sources;
 
 namespace IngestCluster.Node.Hosting;
 
-/// <summary>Registry key of the SourceActor shard region.</summary>
-public sealed class SourceRegion;
-
-/// <summary>Routes every <see cref="ISourceMessage"/> to the entity of its source address.</summary>
-public sealed class SourceMessageExtractor(int maxShards = 100) : HashCodeMessageExtractor(maxShards)
-{
-    public override string? EntityId(object message) => message is ISourceMessage m ? m.SourceKey : null;
-}
-
 /// <summary>
 /// The node's Akka set-up: remoting and a cluster (one node that joins itself by default), persistence through
 /// Akka.Persistence.Sql, the SourceActor shard region and the budget singleton with its proxy. Program.cs adds
@@ -77,7 +68,7 @@ public static class IngestAkka
             .WithShardRegion<SourceRegion>(
                 "sources",
                 sourceEntityProps,
-                new SourceMessageExtractor(),
+                new SourceMessageExtractor(maxShards: 100),
                 new ShardOptions
                 {
                     Role = Role,
