@@ -394,6 +394,7 @@ internal sealed class AmtRelay : IDisposable
                 Interlocked.Increment(ref _unjoined);
                 continue;
             }
+            FixUdpChecksum(datagram[..header.TotalLength], header);
             var message = buffer.AsSpan(0, AmtMulticastData.HeaderLength + header.TotalLength);
             foreach (var gateway in gateways)
             {
@@ -409,6 +410,32 @@ internal sealed class AmtRelay : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A datagram read from a raw socket on a veth (or any NIC with transmit checksum offload) can carry a partial
+    /// UDP checksum that the sender's kernel left for the hardware to finish. Forwarded as is, every receiver
+    /// drops it. A relay must put a valid checksum on what it tunnels (amtrelayd sends 0, "none"); we compute it.
+    /// </summary>
+    private static void FixUdpChecksum(Span<byte> datagram, Ipv4Header header)
+    {
+        const int udpProtocol = 17;
+        if (header.Protocol != udpProtocol || header.IsFragment || datagram.Length < header.HeaderLength + 8)
+        {
+            return;
+        }
+        var udp = datagram[header.HeaderLength..];
+        int udpLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(udp[4..]);
+        if (udpLength < 8 || udpLength > udp.Length)
+        {
+            return;
+        }
+        udp[6] = 0;
+        udp[7] = 0;
+        uint pseudo = (header.Source >> 16) + (header.Source & 0xFFFF) + (header.Destination >> 16) + (header.Destination & 0xFFFF) +
+            udpProtocol + (uint)udpLength;
+        ushort checksum = InternetChecksum.Compute(udp[..udpLength], pseudo);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(udp[6..], checksum == 0 ? (ushort)0xFFFF : checksum);
     }
 
     private void Reply(Func<Span<byte>, int> write, int length, SocketAddress to)
