@@ -3,8 +3,8 @@ using IngestCluster.Lab;
 // IngestCluster.Lab SUBCOMMAND [--option value ...]: lab peers for the end-to-end tests. Status lines go to
 // stdout as one JSON object a line; usage errors go to stderr with exit code 2.
 const string Usage =
-    "usage: IngestCluster.Lab <source|receiver|relay> [options]\n  " + MulticastSource.Usage + "\n  " +
-    MulticastReceiver.Usage + "\n  " + RelayCommand.Usage;
+    "usage: IngestCluster.Lab <source|receiver|relay|inject> [options]\n  " + MulticastSource.Usage + "\n  " +
+    MulticastReceiver.Usage + "\n  " + RelayCommand.Usage + "\n  " + PacketInjector.Usage;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 {
@@ -18,6 +18,7 @@ var subcommandUsage = args[0] switch
     "source" => MulticastSource.Usage,
     "receiver" => MulticastReceiver.Usage,
     "relay" => RelayCommand.Usage,
+    "inject" => PacketInjector.Usage,
     _ => null,
 };
 if (subcommandUsage is null)
@@ -33,6 +34,7 @@ try
     {
         "source" => await new MulticastSource(rest).RunAsync(StatusWriter.Console).ConfigureAwait(false),
         "receiver" => await new MulticastReceiver(rest).RunAsync(StatusWriter.Console).ConfigureAwait(false),
+        "inject" => PacketInjector.Run(rest, StatusWriter.Console),
         _ => await RelayCommand.RunAsync(rest, StatusWriter.Console).ConfigureAwait(false),
     };
 }

@@ -89,6 +89,42 @@ public sealed class SingleNodeLab : IAsyncLifetime
         return null;
     }
 
+    /// <summary>The admitted flows as "source,group" strings, sorted.</summary>
+    public IReadOnlyList<string> AdmittedFlows()
+    {
+        using var status = Status();
+        if (status.RootElement.GetProperty("budget").TryGetProperty("admitted", out var admitted))
+        {
+            return [.. admitted.EnumerateArray()
+                .Select(f => $"{f.GetProperty("source").GetString()},{f.GetProperty("group").GetString()}")
+                .Order(StringComparer.Ordinal)];
+        }
+        return [];
+    }
+
+    public bool Admitted(string source) => AdmittedFlows().Contains($"{source},{Group}");
+
+    /// <summary>Waits until the flow of <paramref name="source"/> is no longer admitted (a previous test's leave).</summary>
+    public Task WaitUntilNotAdmitted(string source) =>
+        WaitUntil(() => !Admitted(source), TimeSpan.FromSeconds(30), $"({source},{Group}) to be released");
+
+    /// <summary>Whether the node's PIM listener on d0 holds a join for (source, <see cref="Group"/>).</summary>
+    public bool PimJoined(string source)
+    {
+        using var status = Status();
+        return status.RootElement.GetProperty("pim").EnumerateArray()
+            .SelectMany(p => p.GetProperty("joined").EnumerateArray())
+            .Any(j => j.GetProperty("source").GetString() == source && j.GetProperty("group").GetString() == Group);
+    }
+
+    public bool HasPimNeighbor(string address)
+    {
+        using var status = Status();
+        return status.RootElement.GetProperty("pim").EnumerateArray()
+            .SelectMany(p => p.GetProperty("neighbors").EnumerateArray())
+            .Any(n => n.GetProperty("address").GetString() == address);
+    }
+
     public long Counter(string name, string labels = "")
     {
         string prefix = labels.Length > 0 ? $"{name}{{{labels}}} " : $"{name} ";
