@@ -5,7 +5,9 @@
 # Needs root for apt-get. Idempotent: it does nothing when all of them are there.
 set -euo pipefail
 
-packages=(tshark frr bind9 bind9-dnsutils iproute2 tcpdump libpcap0.8 curl jq procps)
+# nsd: bind9 refuses the 22-byte AMTRELAY record Akamai publishes (a type-3 name without its root label);
+# the test of that record serves it with NSD.
+packages=(tshark frr bind9 bind9-dnsutils nsd iproute2 tcpdump libpcap0.8 curl jq procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
