@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using IngestCluster.Lab.Topology;
+
+// Join to first packet, measured as a receiver sees it: the receiver's IGMPv3 join, FRR's PIM Join to the node,
+// admission, DRIAD through bind9, the AMT tunnel to our relay, native egress, FRR forwarding, first datagram.
+// Every join is cold: the previous flow is released (its Prune, then BLOCK and the tunnel gone) before the next.
+// Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20]
+int joins = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
+const string group = "232.1.1.1";
+
+await using var topology = await IngestTopology.Create("icbench");
+var relay = topology.StartLab("rly", "relay", "relay", "--listen", IngestTopology.Relay, "--upstream-interface", "b0");
+await relay.WaitForLine(l => l.Contains("\"started\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+topology.StartLab("src", "source", "source", "--group", group, "--port", "5001", "--interface", "s0", "--rate", "1000", "--size", "1316", "--ttl", "16");
+var node = topology.StartNode(Path.Combine(topology.Lab.Directory, "node-data"));
+await Until(() => Admitted() is not null, TimeSpan.FromSeconds(60));
+
+var samples = new List<double>();
+for (int i = 1; i <= joins; i++)
+{
+    await Until(() => Admitted() == false, TimeSpan.FromSeconds(60));
+    var receiver = topology.StartLab("rcv", $"receiver-{i}", "receiver", "--source", IngestTopology.Source, "--group", group,
+        "--port", "5001", "--interface", "r0", "--duration", "3s");
+    var summary = await receiver.WaitForLine(l => l.Contains("\"event\":\"summary\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+    using var json = JsonDocument.Parse(summary);
+    var first = json.RootElement.GetProperty("firstPacketMs");
+    double ms = first.ValueKind == JsonValueKind.Number ? first.GetDouble() : double.NaN;
+    samples.Add(ms);
+    Console.WriteLine($"join {i,2}: first packet after {ms,8:0.0} ms");
+}
+
+var sorted = samples.Where(s => !double.IsNaN(s)).Order().ToList();
+double Percentile(double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+Console.WriteLine();
+Console.WriteLine($"joins: {samples.Count}, with a first packet: {sorted.Count}");
+if (sorted.Count > 0)
+{
+    Console.WriteLine($"median {Percentile(0.5):0.0} ms, p90 {Percentile(0.9):0.0} ms, min {sorted[0]:0.0} ms, max {sorted[^1]:0.0} ms");
+}
+_ = node;
+return sorted.Count == samples.Count ? 0 : 1;
+
+bool? Admitted()
+{
+    try
+    {
+        using var status = JsonDocument.Parse(topology.NodeStatus());
+        return status.RootElement.GetProperty("budget").GetProperty("admitted").EnumerateArray()
+            .Any(f => f.GetProperty("source").GetString() == IngestTopology.Source);
+    }
+    catch (Exception e) when (e is InvalidOperationException or JsonException or KeyNotFoundException)
+    {
+        return null;
+    }
+}
+
+static async Task Until(Func<bool> condition, TimeSpan timeout)
+{
+    var clock = Stopwatch.StartNew();
+    while (!condition())
+    {
+        if (clock.Elapsed > timeout)
+        {
+            throw new TimeoutException($"not within {timeout}");
+        }
+        await Task.Delay(100);
+    }
+}
