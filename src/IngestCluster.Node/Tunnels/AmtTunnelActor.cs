@@ -79,7 +79,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
         if (_loop is not null)
         {
             // Data is accepted for every desired group at once: the relay may start before our ALLOW is repeated.
-            _loop.Flows = _loop.Flows.With(groups.Select(g => new SourceGroup(_target.Source, g)));
+            _loop.Flows = _loop.Flows.With(groups.Select(g => new SourceGroup(_target.Source, g)), _metrics);
         }
         Execute(_session.SetGroups(groups));
     }

@@ -1,37 +1,53 @@
 using System.Collections.Frozen;
 using System.Net;
+using IngestCluster.Node.Hosting;
 using IngestCluster.Protocols;
 using IngestCluster.Protocols.Ip;
 
 namespace IngestCluster.Node.Tunnels;
 
-/// <summary>Per-(S,G) data counters of one tunnel. Written by the receive loop only; read by anyone.</summary>
-public sealed class FlowStats(SourceGroup flow)
+/// <summary>
+/// Per-(S,G) data counters: packets and bytes forwarded, drops by reason. They are the node's metrics
+/// (<c>ingest_flow_packets_total{source,group}</c> and friends), so they show in /metrics and survive the tunnel;
+/// the handles are taken once, when the flow is joined, and the data path only adds to them.
+/// </summary>
+public sealed class FlowStats
 {
-    private long _packets;
-    private long _bytes;
-    private long _ttlExpired;
-    private long _sendErrors;
+    private readonly MetricCounter _packets;
+    private readonly MetricCounter _bytes;
+    private readonly MetricCounter _ttlExpired;
+    private readonly MetricCounter _sendErrors;
 
-    public SourceGroup Flow { get; } = flow;
+    public FlowStats(SourceGroup flow, NodeMetrics? metrics = null)
+    {
+        Flow = flow;
+        metrics ??= new NodeMetrics();
+        string labels = $"source=\"{flow.Source}\",group=\"{flow.Group}\"";
+        _packets = metrics.Counter("ingest_flow_packets_total", labels, "Packets forwarded onto the LAN, per (S,G).");
+        _bytes = metrics.Counter("ingest_flow_bytes_total", labels, "Bytes (IP header included) forwarded onto the LAN, per (S,G).");
+        _ttlExpired = metrics.Counter("ingest_flow_dropped_total", labels + ",reason=\"ttl_expired\"", "Packets of a joined (S,G) dropped, by reason.");
+        _sendErrors = metrics.Counter("ingest_flow_dropped_total", labels + ",reason=\"send_error\"", "Packets of a joined (S,G) dropped, by reason.");
+    }
 
-    public long Packets => Interlocked.Read(ref _packets);
+    public SourceGroup Flow { get; }
 
-    public long Bytes => Interlocked.Read(ref _bytes);
+    public long Packets => _packets.Value;
 
-    public long TtlExpired => Interlocked.Read(ref _ttlExpired);
+    public long Bytes => _bytes.Value;
 
-    public long SendErrors => Interlocked.Read(ref _sendErrors);
+    public long TtlExpired => _ttlExpired.Value;
+
+    public long SendErrors => _sendErrors.Value;
 
     internal void Forwarded(int bytes)
     {
-        Interlocked.Increment(ref _packets);
-        Interlocked.Add(ref _bytes, bytes);
+        _packets.Increment();
+        _bytes.Add(bytes);
     }
 
-    internal void TtlExpiredDrop() => Interlocked.Increment(ref _ttlExpired);
+    internal void TtlExpiredDrop() => _ttlExpired.Increment();
 
-    internal void SendError() => Interlocked.Increment(ref _sendErrors);
+    internal void SendError() => _sendErrors.Increment();
 }
 
 /// <summary>
@@ -51,14 +67,15 @@ public sealed class JoinedFlowTable
 
     public IEnumerable<FlowStats> Flows => _flows.Values;
 
-    /// <summary>A table of <paramref name="flows"/>, keeping the stats objects of flows already in this one.</summary>
-    public JoinedFlowTable With(IEnumerable<SourceGroup> flows)
+    /// <summary>A table of <paramref name="flows"/>, keeping the stats objects of flows already in this one; new
+    /// flows count into <paramref name="metrics"/>.</summary>
+    public JoinedFlowTable With(IEnumerable<SourceGroup> flows, NodeMetrics? metrics = null)
     {
         var next = new Dictionary<ulong, FlowStats>();
         foreach (var flow in flows)
         {
             ulong key = Key(Ipv4Header.FromAddress(flow.Source), Ipv4Header.FromAddress(flow.Group));
-            next[key] = _flows.TryGetValue(key, out var existing) ? existing : new FlowStats(flow);
+            next[key] = _flows.TryGetValue(key, out var existing) ? existing : new FlowStats(flow, metrics);
         }
         return new JoinedFlowTable(next.ToFrozenDictionary());
     }

@@ -35,6 +35,7 @@ public sealed class JoinLeaveTests(SingleNodeLab lab)
             await Task.Delay(quietFrom - DateTime.UtcNow);
         }
         long egressed = lab.Counter("ingest_egress_packets_total");
+        Assert.True(lab.Counter("ingest_flow_packets_total", $"source=\"{IngestTopology.Source}\",group=\"{SingleNodeLab.Group}\"") > 0);
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(egressed, lab.Counter("ingest_egress_packets_total"));
 
