@@ -131,7 +131,10 @@ public sealed class SettingsReader(IConfiguration configuration)
                 return true;
             }
         }
-        return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value) && value >= TimeSpan.Zero;
+        // A bare number ("30") is refused: TimeSpan would read it as days, and a setting's unit must be explicit.
+        value = default;
+        return text.Contains(':', StringComparison.Ordinal) &&
+            TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value) && value >= TimeSpan.Zero;
     }
 
     public static string Format(TimeSpan t) =>

@@ -1,0 +1,93 @@
+using IngestCluster.Node.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace IngestCluster.Node.Tests.Hosting;
+
+public sealed class IngestSettingsTests
+{
+    private static IngestSettings Read(Dictionary<string, string?> values, out SettingsReader reader) =>
+        IngestSettings.Read(new ConfigurationBuilder().AddInMemoryCollection(values).Build(), out reader);
+
+    [Fact]
+    public void Embedded_defaults_need_no_settings_at_all()
+    {
+        var settings = Read([], out var reader);
+
+        Assert.Empty(reader.Errors);
+        Assert.EndsWith("/data", settings.Node.DataDirectory, StringComparison.Ordinal);
+        Assert.EndsWith("/data/joinfile.csv", settings.Joinfile.Path, StringComparison.Ordinal);
+        Assert.Equal("sqlite", settings.Persistence.Provider);
+        Assert.Contains("ingest.db", settings.Persistence.ConnectionString, StringComparison.Ordinal);
+        Assert.Equal("http://127.0.0.1:9110", settings.Admin.Url);
+        Assert.Equal(TimeSpan.FromSeconds(5), settings.Budget.ReconcileInterval);
+        Assert.Empty(settings.Pim);
+        Assert.Null(settings.Egress.Interface);
+    }
+
+    [Fact]
+    public void Every_bad_value_is_reported_with_its_key_and_what_it_expects()
+    {
+        Read(new()
+        {
+            ["Tunnels:NoDataTimeout"] = "10",
+            ["Cluster:Port"] = "70000",
+            ["Persistence:Provider"] = "oracle",
+            ["Dns:Servers:0"] = "not-an-address",
+            ["Relays:Overrides:0:Prefix"] = "10.0.0.0/33",
+            ["Relays:Overrides:0:Relay"] = "10.9.9.9",
+            ["Demand:Pim:Interfaces:0:DrPriority"] = "2",
+            ["Admin:Url"] = "http://0.0.0.0:9110",
+        }, out var reader);
+
+        var keys = reader.Errors.Select(e => e.Key).ToHashSet();
+        Assert.Equal(
+            new HashSet<string>
+            {
+                "Tunnels:NoDataTimeout", "Cluster:Port", "Persistence:Provider", "Persistence:ConnectionString", "Dns:Servers",
+                "Relays:Overrides:0:Prefix", "Demand:Pim:Interfaces:0:Name", "Admin:Token",
+            },
+            keys);
+        Assert.Contains(reader.Errors, e => e.Key == "Tunnels:NoDataTimeout" && e.Expected.Contains("unit", StringComparison.Ordinal));
+        var thrown = Assert.Throws<SettingsException>(reader.ThrowIfInvalid);
+        Assert.Contains("Cluster:Port = \"70000\": expected a whole number from 0 to 65535", thrown.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_pim_interface_turns_off_the_default_joinfile_and_takes_its_settings()
+    {
+        var settings = Read(new()
+        {
+            ["Demand:Pim:Interfaces:0:Name"] = "eth1",
+            ["Demand:Pim:Interfaces:0:HelloPeriod"] = "10s",
+            ["Demand:Pim:Interfaces:0:AcceptUpstream:0"] = "10.0.0.2",
+            ["Demand:Pim:SsmRanges:0"] = "232.1.0.0/16",
+        }, out var reader);
+
+        Assert.Empty(reader.Errors);
+        Assert.Null(settings.Joinfile.Path);
+        var pim = Assert.Single(settings.Pim);
+        Assert.Equal("eth1", pim.Name);
+        Assert.Equal(TimeSpan.FromSeconds(35), pim.HelloHoldtime);
+        Assert.Equal("10.0.0.2", Assert.Single(pim.AcceptUpstream).ToString());
+        Assert.Equal("232.1.0.0/16", Assert.Single(pim.SsmRanges).ToString());
+    }
+
+    [Theory]
+    [InlineData("250ms", 250)]
+    [InlineData("30s", 30_000)]
+    [InlineData("1.5m", 90_000)]
+    [InlineData("1h", 3_600_000)]
+    [InlineData("00:00:05", 5_000)]
+    public void Durations_carry_their_unit(string text, double milliseconds)
+    {
+        Assert.True(SettingsReader.TryParseDuration(text, out var value));
+        Assert.Equal(milliseconds, value.TotalMilliseconds);
+    }
+
+    [Theory]
+    [InlineData("30")]
+    [InlineData("-1s")]
+    [InlineData("soon")]
+    public void A_duration_without_a_unit_or_negative_is_refused(string text) =>
+        Assert.False(SettingsReader.TryParseDuration(text, out _));
+}
