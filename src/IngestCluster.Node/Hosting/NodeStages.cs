@@ -1,4 +1,5 @@
 using System.Net;
+using Akka;
 using Akka.Actor;
 using Akka.Hosting;
 using IngestCluster.Node.Budget;
@@ -33,7 +34,23 @@ public static class NodeStages
             var budget = registry.Get<BandwidthBudgetActor>();
             foreach (var pim in settings.Pim)
             {
-                listeners.Add(system.ActorOf(PimListenerActor.Props(pim, budget, settings.Node.Name, metrics, clock), $"pim-{pim.Name}"));
+                var listener = system.ActorOf(PimListenerActor.Props(pim, budget, settings.Node.Name, metrics, clock), $"pim-{pim.Name}");
+                listeners.Add(listener);
+                // Shutdown, step 1 of 3: goodbye Hellos, before the cluster leave moves the shards away and the
+                // tunnels send their BLOCKs (steps 2 and 3 are Akka's own cluster-leave and sharding phases).
+                CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, $"pim-goodbye-{pim.Name}",
+                    async () =>
+                    {
+                        try
+                        {
+                            await listener.GracefulStop(TimeSpan.FromSeconds(3));
+                        }
+                        catch (TaskCanceledException)
+                        {
+                            // Stopped or not, shutdown goes on.
+                        }
+                        return Done.Instance;
+                    });
             }
         });
 
