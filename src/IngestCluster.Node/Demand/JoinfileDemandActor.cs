@@ -106,7 +106,14 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
                 _lineErrors.Increment();
                 _log.Warning("demand.joinfile_bad_line: {0}: {1}", _path, error);
             }
-            next = content.Entries.Select(e => e.SourceGroup).ToImmutableHashSet();
+            // The data plane forwards IPv4 multicast only (for now): an IPv6 channel is a line error, not a crash later.
+            foreach (var entry in content.Entries.Where(e => e.Source.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork))
+            {
+                _lineErrors.Increment();
+                _log.Warning("demand.joinfile_bad_line: {0}: ({1},{2}) is IPv6; this node forwards IPv4 multicast only", _path, entry.Source, entry.Group);
+            }
+            next = content.Entries.Where(e => e.Source.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+                .Select(e => e.SourceGroup).ToImmutableHashSet();
         }
         else if (read.Error is FileNotFoundException or DirectoryNotFoundException)
         {

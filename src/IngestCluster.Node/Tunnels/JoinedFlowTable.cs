@@ -74,6 +74,11 @@ public sealed class JoinedFlowTable
         var next = new Dictionary<ulong, FlowStats>();
         foreach (var flow in flows)
         {
+            if (flow.Source.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork ||
+                flow.Group.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            {
+                continue; // the data path reads IPv4 only; IPv6 demand is refused where it enters
+            }
             ulong key = Key(Ipv4Header.FromAddress(flow.Source), Ipv4Header.FromAddress(flow.Group));
             next[key] = _flows.TryGetValue(key, out var existing) ? existing : new FlowStats(flow, metrics);
         }

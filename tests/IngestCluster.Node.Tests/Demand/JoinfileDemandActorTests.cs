@@ -54,6 +54,19 @@ public sealed class JoinfileDemandActorTests : TestKit
     }
 
     [Fact]
+    public void An_ipv6_channel_is_a_counted_line_error_and_the_ipv4_lines_still_count()
+    {
+        string path = PathOf("joins.csv");
+        File.WriteAllText(path, $"2001:db8::12,ff3e::8000:1\n{A.Source},{A.Group}\n");
+        var budget = CreateTestProbe();
+        Sys.ActorOf(JoinfileDemandActor.Props(path, TimeSpan.FromMilliseconds(50), TimeSpan.FromHours(1), budget, "o", _metrics));
+
+        Assert.Equal(A, budget.ExpectMsg<DemandProtocol.DemandChanged>().Flow);
+        budget.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        AwaitCondition(() => _metrics.Value("ingest_joinfile_line_errors_total") == 1);
+    }
+
+    [Fact]
     public void A_missing_joinfile_is_created_empty_and_means_no_demand()
     {
         string path = PathOf("sub/joins.csv");
