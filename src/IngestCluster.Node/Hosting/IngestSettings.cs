@@ -138,8 +138,8 @@ public sealed record IngestSettings(
         }
         var sources = new SourceSettings
         {
-            BackoffMin = r.Duration("Sources:BackoffMin", TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
-            BackoffMax = r.Duration("Sources:BackoffMax", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
+            BackoffMin = r.Duration("Sources:BackoffMin", TimeSpan.FromSeconds(4), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
+            BackoffMax = r.Duration("Sources:BackoffMax", TimeSpan.FromSeconds(120), TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
             DefaultHoldDown = r.Duration("Sources:RelayHoldDown", TimeSpan.FromMinutes(5), TimeSpan.Zero, TimeSpan.FromHours(24)),
             NoRelayRetry = r.Duration("Sources:NoRelayRetry", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1), TimeSpan.FromHours(24)),
             Overrides = new RelayOverrideTable(overrides, r.Bool("Relays:ConsultOverridesFirst", false)),

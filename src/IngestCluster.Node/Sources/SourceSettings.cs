@@ -3,11 +3,12 @@ namespace IngestCluster.Node.Sources;
 /// <summary>Timers and policy of a source entity.</summary>
 public sealed record SourceSettings
 {
-    /// <summary>First wait after a failure (a relay failed, or DNS did); doubled per consecutive failure.</summary>
-    public TimeSpan BackoffMin { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>First wait after a failure (a relay failed, or DNS did); doubled per consecutive failure. RFC 8777
+    /// §4.2.2: rediscovery backs off from 4 s up to 120 s.</summary>
+    public TimeSpan BackoffMin { get; init; } = TimeSpan.FromSeconds(4);
 
     /// <summary>Longest wait after a failure.</summary>
-    public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>Hold-down for a relay that failed without saying for how long (RFC 8777 §4.2.2; 3–10 min).</summary>
     public TimeSpan DefaultHoldDown { get; init; } = TimeSpan.FromMinutes(5);
