@@ -7,6 +7,16 @@ using IngestCluster.Lab.Topology;
 // admission, DRIAD through bind9, the AMT tunnel to our relay, native egress, FRR forwarding, first datagram.
 // Every join is cold: the previous flow is released (its Prune, then BLOCK and the tunnel gone) before the next.
 // Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20]
+//        dotnet run -c Release --project bench/IngestCluster.LabBench -- dataplane [rounds=5]
+if (args.Length > 0 && args[0] == "dataplane")
+{
+    if (!OperatingSystem.IsLinux())
+    {
+        Console.Error.WriteLine("the data-plane benchmark needs Linux network namespaces");
+        return 2;
+    }
+    return await IngestCluster.LabBench.DataPlane.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5);
+}
 int joins = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
 const string group = "232.1.1.1";
 

@@ -118,6 +118,9 @@ public sealed class NativeEgress : INativeEgress
         return true;
     }
 
+    /// <summary>The raw socket itself, for the data-plane benchmark's bare baseline loop only.</summary>
+    internal Socket RawSocketForBench => _socket;
+
     public void Dispose() => _socket.Dispose();
 
     [DllImport("libc", EntryPoint = "if_nametoindex")]

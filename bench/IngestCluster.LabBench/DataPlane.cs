@@ -1,0 +1,257 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using IngestCluster.Lab.Topology;
+using IngestCluster.Node.Egress;
+using IngestCluster.Node.Hosting;
+using IngestCluster.Node.Tunnels;
+using IngestCluster.Protocols;
+
+namespace IngestCluster.LabBench;
+
+/// <summary>
+/// The data plane, as DATAPLANE.md asks it to be reported: the same `gen amt` load (AMT Multicast Data carrying
+/// 1,316-byte UDP payloads for (10.99.1.100, 232.1.1.1)) through, one after the other and interleaved over rounds:
+/// our node's data path (TunnelReceiveLoop + JoinedFlowTable + NativeEgress), a bare C# loop on the same kind of
+/// sockets with no checks, cfwd batch 1 and 64, and the kernel's own multicast forwarding (mroute, with native
+/// load). Packets are counted at the sink; per-core rates use the forwarder's CPU time.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+internal static partial class DataPlane
+{
+    private const int AmtPort = 2268;
+    private static readonly TimeSpan RunTime = TimeSpan.FromSeconds(5);
+
+    public static async Task<int> Run(int rounds)
+    {
+        string tools = BuildReferenceTools();
+        await using var lab = NetnsLab.Create("icdp");
+        lab.AddNamespace("src");
+        lab.AddNamespace("fwd");
+        lab.AddNamespace("sink");
+        lab.Link("src", "s0", "10.99.1.1/24", "fwd", "f0", "10.99.1.2/24");
+        lab.Link("fwd", "f1", "10.99.2.1/24", "sink", "k0", "10.99.2.2/24");
+        lab.Exec("sink", "ip", "route", "add", "10.99.1.0/24", "via", "10.99.2.1");
+        lab.Exec("src", "ip", "route", "add", "10.99.2.0/24", "via", "10.99.1.2");
+        lab.Exec("fwd", "ip", "route", "add", "232.0.0.0/8", "dev", "f1");
+
+        var results = new Dictionary<string, List<Sample>>();
+        string[] order = ["ours", "bare C#", "cfwd 1", "cfwd 64", "kernel mroute"];
+        for (int round = 1; round <= rounds; round++)
+        {
+            foreach (var name in order)
+            {
+                var sample = name switch
+                {
+                    "ours" => await InProcess(lab, tools, round, bare: false),
+                    "bare C#" => await InProcess(lab, tools, round, bare: true),
+                    "cfwd 1" => await External(lab, tools, round, name, [$"{tools}/cfwd", AmtPort.ToString(CultureInfo.InvariantCulture), "f1", "1"], native: false),
+                    "cfwd 64" => await External(lab, tools, round, name, [$"{tools}/cfwd", AmtPort.ToString(CultureInfo.InvariantCulture), "f1", "64"], native: false),
+                    _ => await External(lab, tools, round, name, [$"{tools}/mroute", "10.99.1.1", "232.1.1.1", "f0", "f1"], native: true),
+                };
+                (results.TryGetValue(name, out var list) ? list : results[name] = []).Add(sample);
+                Console.WriteLine($"round {round} {name,-14} {sample.PacketsPerSecond,10:N0} pkt/s  cpu {sample.CpuSeconds,5:0.00} s" +
+                    (sample.AllocatedBytesPerPacket is { } a ? $"  alloc {a:0.000} B/pkt" : ""));
+            }
+        }
+
+        double Median(IEnumerable<double> values)
+        {
+            var v = values.Order().ToList();
+            return v.Count % 2 == 1 ? v[v.Count / 2] : (v[(v.Count / 2) - 1] + v[v.Count / 2]) / 2;
+        }
+        double cfwd64 = Median(results["cfwd 64"].Select(s => s.PacketsPerSecond));
+        double bare = Median(results["bare C#"].Select(s => s.PacketsPerSecond));
+        Console.WriteLine();
+        Console.WriteLine($"| forwarder | packets/s (median of {rounds}) | per-core packets/s | ratio to cfwd 64 | ratio to bare C# |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
+        foreach (var name in order)
+        {
+            double pps = Median(results[name].Select(s => s.PacketsPerSecond));
+            double perCore = Median(results[name].Select(s => s.CpuSeconds > 0 ? s.Packets / s.CpuSeconds : double.NaN));
+            Console.WriteLine($"| {name} | {pps:N0} | {(double.IsNaN(perCore) ? "n/a" : perCore.ToString("N0", CultureInfo.InvariantCulture))} | {pps / cfwd64:0.00} | {pps / bare:0.00} |");
+        }
+        var alloc = results["ours"].Select(s => s.AllocatedBytesPerPacket ?? double.NaN).ToList();
+        Console.WriteLine($"\nours: allocated bytes per packet (whole process, per run): {string.Join(", ", alloc.Select(a => a.ToString("0.000", CultureInfo.InvariantCulture)))}");
+        return 0;
+    }
+
+    private sealed record Sample(long Packets, double PacketsPerSecond, double CpuSeconds, double? AllocatedBytesPerPacket);
+
+    /// <summary>Our data path or the bare loop, in this process, on sockets made inside the fwd namespace.</summary>
+    private static async Task<Sample> InProcess(NetnsLab lab, string tools, int round, bool bare)
+    {
+        string tag = bare ? "bare" : "ours";
+        var sink = StartSink(lab, tools, $"sink-{tag}-{round}");
+        var (udp, egress) = OnNamespaceThread(lab.Ns("fwd"), () =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            socket.ReceiveBufferSize = 4 << 20;
+            socket.Bind(new IPEndPoint(IPAddress.Parse("10.99.1.2"), AmtPort));
+            return (socket, new NativeEgress("f1", new NodeMetrics()));
+        });
+        var gen = lab.Start("src", $"gen-{tag}-{round}", "taskset", ["-c", "0", $"{tools}/gen", "amt", "10.99.1.2", AmtPort.ToString(CultureInfo.InvariantCulture), "64"]);
+
+        // The relay is whoever sends: learn the generator's address and port from its first datagram.
+        var first = new byte[2048];
+        var from = new SocketAddress(AddressFamily.InterNetwork);
+        udp.ReceiveFrom(first, SocketFlags.None, from);
+        var relay = (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(from);
+
+        var previousAffinity = Process.GetCurrentProcess().ProcessorAffinity;
+        Process.GetCurrentProcess().ProcessorAffinity = 2; // CPU 1; the generator has CPU 0
+        long packets;
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var clock = Stopwatch.StartNew();
+        if (bare)
+        {
+            long count = 0;
+            var destination = new IPEndPoint(IPAddress.Parse("232.1.1.1"), 0).Serialize();
+            var thread = new Thread(() =>
+            {
+                var buffer = GC.AllocateUninitializedArray<byte>(65536, pinned: true);
+                var source = new SocketAddress(AddressFamily.InterNetwork);
+                var raw = egress.RawSocketForBench;
+                try
+                {
+                    while (true)
+                    {
+                        int n = udp.ReceiveFrom(buffer, SocketFlags.None, source);
+                        raw.SendTo(buffer.AsSpan(2, n - 2), SocketFlags.None, destination);
+                        Interlocked.Increment(ref count);
+                    }
+                }
+                catch (Exception e) when (e is ObjectDisposedException or SocketException)
+                {
+                    // Stopped.
+                }
+            }) { IsBackground = true };
+            thread.Start();
+            await Task.Delay(RunTime);
+            packets = Interlocked.Read(ref count);
+        }
+        else
+        {
+            var metrics = new NodeMetrics();
+            var loop = new TunnelReceiveLoop(udp, relay, egress, _ => { }, metrics)
+            {
+                Flows = JoinedFlowTable.Empty.With([new SourceGroup(IPAddress.Parse("10.99.1.100"), IPAddress.Parse("232.1.1.1"))], metrics),
+            };
+            loop.Start();
+            await Task.Delay(RunTime);
+            packets = metrics.Value("ingest_tunnel_data_packets_total");
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        await gen.Stop(TimeSpan.FromSeconds(3));
+        udp.Dispose();
+        egress.Dispose();
+        Process.GetCurrentProcess().ProcessorAffinity = previousAffinity;
+        long received = await StopSink(sink);
+        // The sink's count is what left the forwarder; ours also counts what it handed to the kernel.
+        return new Sample(received, received / seconds, cpu * received / Math.Max(1, packets), bare ? null : (double)allocated / Math.Max(1, packets));
+    }
+
+    private static async Task<Sample> External(NetnsLab lab, string tools, int round, string name, string[] forwarder, bool native)
+    {
+        string tag = name.Replace(' ', '-');
+        var sink = StartSink(lab, tools, $"sink-{tag}-{round}");
+        var fwd = lab.Start("fwd", $"{tag}-{round}", "taskset", ["-c", "1", .. forwarder]);
+        await Task.Delay(300);
+        var gen = native
+            ? lab.Start("src", $"gen-{tag}-{round}", "taskset", ["-c", "0", $"{tools}/gen", "mc", "232.1.1.1", "5000", "s0", "64"])
+            : lab.Start("src", $"gen-{tag}-{round}", "taskset", ["-c", "0", $"{tools}/gen", "amt", "10.99.1.2", AmtPort.ToString(CultureInfo.InvariantCulture), "64"]);
+        await Task.Delay(200);
+        double cpuBefore = CpuSeconds(fwd.Pid);
+        var clock = Stopwatch.StartNew();
+        long before = 0;
+        await Task.Delay(RunTime);
+        double seconds = clock.Elapsed.TotalSeconds;
+        double cpu = CpuSeconds(fwd.Pid) - cpuBefore;
+        await gen.Stop(TimeSpan.FromSeconds(3));
+        await fwd.Stop(TimeSpan.FromSeconds(3));
+        long received = await StopSink(sink) - before;
+        // mroute is the kernel: its work happens in softirq on the receiving path, not in the process.
+        return new Sample(received, received / seconds, native ? 0 : cpu, null);
+    }
+
+    private static LabProcess StartSink(NetnsLab lab, string tools, string name) =>
+        lab.Start("sink", name, "taskset", ["-c", "0", $"{tools}/sink", "5000", "232.1.1.1", "k0", "64"]);
+
+    private static async Task<long> StopSink(LabProcess sink)
+    {
+        await sink.Stop(TimeSpan.FromSeconds(3));
+        var line = await sink.WaitForLine(l => l.Contains("sink: pkts=", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
+        return long.Parse(PacketsPattern().Match(line).Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    private static double CpuSeconds(int pid)
+    {
+        var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // After the command: state is field 3, utime 14 and stime 15 (1-based), in clock ticks of 1/100 s.
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    /// <summary>Builds gen, sink, cfwd and mroute from ../shared/tools/dataplane-ref into a temporary directory.</summary>
+    private static string BuildReferenceTools()
+    {
+        string source = Path.GetFullPath(Path.Combine(FindRepository(), "..", "shared", "tools", "dataplane-ref"));
+        string target = Directory.CreateTempSubdirectory("ingest-dataplane-ref-").FullName;
+        foreach (var file in Directory.GetFiles(source, "*.c"))
+        {
+            File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        }
+        foreach (var program in new[] { "gen", "sink", "cfwd", "mroute" })
+        {
+            NetnsLab.Run("cc", "-O2", "-Wall", "-o", Path.Combine(target, program), Path.Combine(target, program + ".c"));
+        }
+        return target;
+    }
+
+    private static string FindRepository()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "IngestCluster.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("run from inside the repository: IngestCluster.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    private static T OnNamespaceThread<T>(string ns, Func<T> work)
+    {
+        T result = default!;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var handle = File.OpenHandle($"/var/run/netns/{ns}");
+                if (SetNs(handle.DangerousGetHandle().ToInt32(), 0x40000000) != 0)
+                {
+                    throw new InvalidOperationException($"setns({ns}) failed: errno {Marshal.GetLastPInvokeError()}");
+                }
+                result = work();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        return failure is null ? result : throw new InvalidOperationException($"in namespace {ns}: {failure.Message}", failure);
+    }
+
+    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
+    private static partial int SetNs(int fd, int nstype);
+
+    [System.Text.RegularExpressions.GeneratedRegex("pkts=([0-9]+)")]
+    private static partial System.Text.RegularExpressions.Regex PacketsPattern();
+}
