@@ -38,15 +38,16 @@ internal static partial class DataPlane
         lab.Exec("fwd", "ip", "route", "add", "232.0.0.0/8", "dev", "f1");
 
         var results = new Dictionary<string, List<Sample>>();
-        string[] order = ["ours", "bare C#", "cfwd 1", "cfwd 64", "kernel mroute"];
+        string[] order = ["ours, batch 64", "ours, batch 1", "bare C#", "cfwd 1", "cfwd 64", "kernel mroute"];
         for (int round = 1; round <= rounds; round++)
         {
             foreach (var name in order)
             {
                 var sample = name switch
                 {
-                    "ours" => await InProcess(lab, tools, round, bare: false),
-                    "bare C#" => await InProcess(lab, tools, round, bare: true),
+                    "ours, batch 64" => await InProcess(lab, tools, round, bare: false, batch: 64),
+                    "ours, batch 1" => await InProcess(lab, tools, round, bare: false, batch: 1),
+                    "bare C#" => await InProcess(lab, tools, round, bare: true, batch: 1),
                     "cfwd 1" => await External(lab, tools, round, name, [$"{tools}/cfwd", AmtPort.ToString(CultureInfo.InvariantCulture), "f1", "1"], native: false),
                     "cfwd 64" => await External(lab, tools, round, name, [$"{tools}/cfwd", AmtPort.ToString(CultureInfo.InvariantCulture), "f1", "64"], native: false),
                     _ => await External(lab, tools, round, name, [$"{tools}/mroute", "10.99.1.1", "232.1.1.1", "f0", "f1"], native: true),
@@ -73,7 +74,7 @@ internal static partial class DataPlane
             double perCore = Median(results[name].Select(s => s.CpuSeconds > 0 ? s.Packets / s.CpuSeconds : double.NaN));
             Console.WriteLine($"| {name} | {pps:N0} | {(double.IsNaN(perCore) ? "n/a" : perCore.ToString("N0", CultureInfo.InvariantCulture))} | {pps / cfwd64:0.00} | {pps / bare:0.00} |");
         }
-        var alloc = results["ours"].Select(s => s.AllocatedBytesPerPacket ?? double.NaN).ToList();
+        var alloc = results["ours, batch 64"].Concat(results["ours, batch 1"]).Select(s => s.AllocatedBytesPerPacket ?? double.NaN).ToList();
         Console.WriteLine($"\nours: allocated bytes per packet (whole process, per run): {string.Join(", ", alloc.Select(a => a.ToString("0.000", CultureInfo.InvariantCulture)))}");
         return 0;
     }
@@ -81,9 +82,9 @@ internal static partial class DataPlane
     private sealed record Sample(long Packets, double PacketsPerSecond, double CpuSeconds, double? AllocatedBytesPerPacket);
 
     /// <summary>Our data path or the bare loop, in this process, on sockets made inside the fwd namespace.</summary>
-    private static async Task<Sample> InProcess(NetnsLab lab, string tools, int round, bool bare)
+    private static async Task<Sample> InProcess(NetnsLab lab, string tools, int round, bool bare, int batch)
     {
-        string tag = bare ? "bare" : "ours";
+        string tag = bare ? "bare" : $"ours{batch}";
         var sink = StartSink(lab, tools, $"sink-{tag}-{round}");
         var (udp, egress) = OnNamespaceThread(lab.Ns("fwd"), () =>
         {
@@ -136,13 +137,18 @@ internal static partial class DataPlane
         else
         {
             var metrics = new NodeMetrics();
-            var loop = new TunnelReceiveLoop(udp, relay, egress, _ => { }, metrics)
+            var loop = new TunnelReceiveLoop(udp, relay, egress, _ => { }, metrics, batch)
             {
                 Flows = JoinedFlowTable.Empty.With([new SourceGroup(IPAddress.Parse("10.99.1.100"), IPAddress.Parse("232.1.1.1"))], metrics),
             };
             loop.Start();
             await Task.Delay(RunTime);
             packets = metrics.Value("ingest_tunnel_data_packets_total");
+            loop.Stop();
+            if (batch > 1 && !loop.Batched)
+            {
+                throw new InvalidOperationException("the batched path was not taken");
+            }
         }
         double seconds = clock.Elapsed.TotalSeconds;
         double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;

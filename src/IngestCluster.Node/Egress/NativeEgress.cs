@@ -118,6 +118,22 @@ public sealed class NativeEgress : INativeEgress
         return true;
     }
 
+    /// <summary>The raw socket's handle, for the batched (sendmmsg) path of the tunnels' receive loops.</summary>
+    internal SafeSocketHandle Handle => _socket.SafeHandle;
+
+    /// <summary>Counts what a batched send did, as <see cref="Send"/> counts one datagram.</summary>
+    internal void CountBatch(int sent, long bytes, int failed)
+    {
+        _packets.Add(sent);
+        _bytes.Add(bytes);
+        Interlocked.Add(ref _sent, sent);
+        if (failed > 0)
+        {
+            _sendErrors.Add(failed);
+            Interlocked.Add(ref _failed, failed);
+        }
+    }
+
     /// <summary>The raw socket itself, for the data-plane benchmark's bare baseline loop only.</summary>
     internal Socket RawSocketForBench => _socket;
 

@@ -29,7 +29,7 @@ public sealed record PersistenceSettings(string Provider, string ConnectionStrin
 public sealed record JoinfileSettings(string? Path, TimeSpan Debounce, string? ExportAdmittedTo, TimeSpan SnapshotInterval);
 
 /// <summary>Section <c>Egress</c>.</summary>
-public sealed record EgressSettings(string? Interface);
+public sealed record EgressSettings(string? Interface, int Batch);
 
 /// <summary>Section <c>Admin</c>.</summary>
 public sealed record AdminSettings(string Url, string? Token);
@@ -99,7 +99,7 @@ public sealed record IngestSettings(
             SnapshotEvery = r.Int("Budget:SnapshotEvery", 100, 1, 1_000_000),
         };
 
-        var egress = new EgressSettings(r.OptionalString("Egress:Interface"));
+        var egress = new EgressSettings(r.OptionalString("Egress:Interface"), r.Int("Egress:Batch", 64, 1, 1024));
 
         string adminUrl = r.String("Admin:Url", $"http://127.0.0.1:{DefaultAdminPort}");
         string? token = r.OptionalString("Admin:Token");

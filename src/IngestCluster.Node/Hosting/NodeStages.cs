@@ -19,7 +19,7 @@ public static class NodeStages
     {
         var dependencies = new SourceActorDependencies(
             resolver,
-            target => AmtTunnelActor.Props(target, settings.Tunnels, egress, metrics, clock),
+            target => AmtTunnelActor.Props(target, settings.Tunnels, egress, metrics, clock, settings.Egress.Batch),
             settings.Sources,
             metrics,
             clock);

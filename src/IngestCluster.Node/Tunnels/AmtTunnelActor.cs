@@ -29,8 +29,11 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
     private TunnelReceiveLoop? _loop;
     private ImmutableArray<IPAddress> _groups = [];
 
-    public AmtTunnelActor(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock)
+    private readonly int _batch;
+
+    public AmtTunnelActor(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock, int batch = 1)
     {
+        _batch = batch;
         _target = target;
         _egress = egress;
         _metrics = metrics;
@@ -46,15 +49,15 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new AmtTunnelActor(target, options, egress, metrics, clock));
+    public static Props Props(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock, int batch = 1) =>
+        Akka.Actor.Props.Create(() => new AmtTunnelActor(target, options, egress, metrics, clock, batch));
 
     protected override void PreStart()
     {
         _socket = new Socket(_target.Relay.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         _socket.Bind(new IPEndPoint(_target.Relay.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
         var self = Self;
-        _loop = new TunnelReceiveLoop(_socket, _target.Relay, _egress, bytes => self.Tell(new ControlReceived(bytes)), _metrics);
+        _loop = new TunnelReceiveLoop(_socket, _target.Relay, _egress, bytes => self.Tell(new ControlReceived(bytes)), _metrics, _batch);
         _loop.Start();
         _log.Info("tunnel.open: relay {0} for source {1} from local port {2}", _target.Relay, _target.Source,
             ((IPEndPoint)_socket.LocalEndPoint!).Port);
@@ -64,6 +67,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         Execute(_session.Stop());
+        _loop?.Stop();
         _socket?.Dispose();
         _log.Info("tunnel.closed: relay {0} for source {1}", _target.Relay, _target.Source);
     }
