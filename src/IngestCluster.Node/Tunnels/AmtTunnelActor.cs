@@ -55,6 +55,8 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _socket = new Socket(_target.Relay.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        // Room for bursts while the loop is descheduled; the kernel caps it at net.core.rmem_max.
+        _socket.ReceiveBufferSize = 4 << 20;
         _socket.Bind(new IPEndPoint(_target.Relay.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
         var self = Self;
         _loop = new TunnelReceiveLoop(_socket, _target.Relay, _egress, bytes => self.Tell(new ControlReceived(bytes)), _metrics, _batch);
