@@ -61,8 +61,8 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
         var self = Self;
         _loop = new TunnelReceiveLoop(_socket, _target.Relay, _egress, bytes => self.Tell(new ControlReceived(bytes)), _metrics, _batch);
         _loop.Start();
-        _log.Info("tunnel.open: relay {0} for source {1} from local port {2}", _target.Relay, _target.Source,
-            ((IPEndPoint)_socket.LocalEndPoint!).Port);
+        _log.Info("tunnel.open: relay {0} for source {1} from local port {2} ({3})", _target.Relay, _target.Source,
+            ((IPEndPoint)_socket.LocalEndPoint!).Port, _loop.Batched ? $"batches of {_batch}" : "one datagram per call");
         Execute(_session.Start(_groups));
     }
 
