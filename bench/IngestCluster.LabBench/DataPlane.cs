@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using IngestCluster.Lab.Topology;
 using IngestCluster.Node.Egress;
 using IngestCluster.Node.Hosting;
@@ -232,31 +231,9 @@ internal static partial class DataPlane
 
     private static T OnNamespaceThread<T>(string ns, Func<T> work)
     {
-        T result = default!;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using var handle = File.OpenHandle($"/var/run/netns/{ns}");
-                if (SetNs(handle.DangerousGetHandle().ToInt32(), 0x40000000) != 0)
-                {
-                    throw new InvalidOperationException($"setns({ns}) failed: errno {Marshal.GetLastPInvokeError()}");
-                }
-                result = work();
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        });
-        thread.Start();
-        thread.Join();
-        return failure is null ? result : throw new InvalidOperationException($"in namespace {ns}: {failure.Message}", failure);
+        using var thread = new NamespaceThread(ns);
+        return thread.Run(work);
     }
-
-    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
-    private static partial int SetNs(int fd, int nstype);
 
     [System.Text.RegularExpressions.GeneratedRegex("pkts=([0-9]+)")]
     private static partial System.Text.RegularExpressions.Regex PacketsPattern();

@@ -1,3 +1,4 @@
+using IngestCluster.Lab.Topology;
 using System.Net;
 using IngestCluster.Protocols.Amt;
 using IngestCluster.Protocols.Igmp;

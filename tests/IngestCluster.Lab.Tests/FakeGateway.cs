@@ -1,3 +1,4 @@
+using IngestCluster.Lab.Topology;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;

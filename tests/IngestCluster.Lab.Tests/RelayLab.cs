@@ -1,3 +1,4 @@
+using IngestCluster.Lab.Topology;
 using System.Net;
 
 namespace IngestCluster.Lab.Tests;

@@ -1,3 +1,4 @@
+using IngestCluster.Lab.Topology;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;

@@ -1,3 +1,4 @@
+using IngestCluster.Lab.Topology;
 using System.Net;
 using System.Net.Sockets;
 using IngestCluster.Node.Egress;
