@@ -65,6 +65,13 @@ public sealed class BatchedReceiveLoopTests : IDisposable
             Flows = JoinedFlowTable.Empty.With([flow], metrics),
         };
         Assert.True(loop.Batched);
+        int ControlCount()
+        {
+            lock (control)
+            {
+                return control.Count;
+            }
+        }
         loop.Start();
         try
         {
@@ -110,15 +117,25 @@ public sealed class BatchedReceiveLoopTests : IDisposable
                     Assert.Equal(data.Length - AmtMulticastData.HeaderLength, length);
                 }
             }
+            // The member can read the last batch before the loop has counted it (the counters are added after
+            // sendmmsg returns), so wait for every counter to reach its expected value, with a deadline; the
+            // assertions below then check exact values, so an over-count fails too.
+            var flowStats = Assert.Single(loop.Flows.Flows);
             var deadline = DateTime.UtcNow.AddSeconds(10);
-            while ((loop.Dropped(TunnelDrop.WrongPeer) < 5 || loop.Dropped(TunnelDrop.NotJoined) < 3 || control.Count < 1) && DateTime.UtcNow < deadline)
+            while ((loop.Dropped(TunnelDrop.WrongPeer) < 5 || loop.Dropped(TunnelDrop.NotJoined) < 3 || ControlCount() < 1
+                    || flowStats.Packets < 200
+                    || metrics.Value("ingest_egress_bytes_total") < 200 * (data.Length - AmtMulticastData.HeaderLength))
+                   && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(10);
             }
             Assert.Equal(5, loop.Dropped(TunnelDrop.WrongPeer));
             Assert.Equal(3, loop.Dropped(TunnelDrop.NotJoined));
-            Assert.Equal(bytes, Assert.Single(control));
-            Assert.Equal(200, Assert.Single(loop.Flows.Flows).Packets);
+            lock (control)
+            {
+                Assert.Equal(bytes, Assert.Single(control));
+            }
+            Assert.Equal(200, flowStats.Packets);
             Assert.Equal(200, metrics.Value("ingest_egress_packets_total"));
             Assert.Equal(200 * (data.Length - AmtMulticastData.HeaderLength), metrics.Value("ingest_egress_bytes_total"));
         }
