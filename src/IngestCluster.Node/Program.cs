@@ -62,7 +62,7 @@ builder.Services.AddAkka(settings.Cluster.SystemName, (akka, _) =>
             loggers.ClearLoggers();
             loggers.AddLoggerFactory();
         })
-        .AddIngestCluster(settings, metrics, clock, NodeStages.SourceEntities(settings, resolver, egress, metrics, clock))
+        .AddIngestCluster(settings, metrics, clock, NodeStages.SourceEntities(settings, resolver, egress, metrics, clock, new IngestCluster.Node.Tunnels.LingeringTunnels()))
         .AddPimListeners(settings, metrics, clock, pimListeners)
         .AddJoinfileDemand(settings, metrics);
 });

@@ -6,7 +6,7 @@ namespace IngestCluster.Node.Budget;
 /// <summary>The budget's decisions for one evaluation: flows to admit and flows to release (with why).</summary>
 public sealed record AdmissionDecision(
     ImmutableArray<SourceGroup> Admit,
-    ImmutableArray<(SourceGroup Flow, string Reason)> Release)
+    ImmutableArray<(SourceGroup Flow, ReleaseReason Reason)> Release)
 {
     public bool IsEmpty => Admit.IsEmpty && Release.IsEmpty;
 }
@@ -29,7 +29,7 @@ public sealed class AdmissionPolicy(TimeSpan demandGrace)
             .OrderBy(f => f.ToString(), StringComparer.Ordinal)
             .ToImmutableArray();
 
-        var release = ImmutableArray.CreateBuilder<(SourceGroup, string)>();
+        var release = ImmutableArray.CreateBuilder<(SourceGroup, ReleaseReason)>();
         foreach (var flow in state.Admitted.Keys.OrderBy(f => f.ToString(), StringComparer.Ordinal))
         {
             if (demanded.Contains(flow))
@@ -38,11 +38,11 @@ public sealed class AdmissionPolicy(TimeSpan demandGrace)
             }
             if (explicitlyLeft.Contains(flow))
             {
-                release.Add((flow, "left"));
+                release.Add((flow, ReleaseReason.Left));
             }
             else if (now - state.LastClaimed.GetValueOrDefault(flow, DateTimeOffset.MinValue) >= DemandGrace)
             {
-                release.Add((flow, "unclaimed"));
+                release.Add((flow, ReleaseReason.Unclaimed));
             }
         }
         return new AdmissionDecision(admit, release.ToImmutable());

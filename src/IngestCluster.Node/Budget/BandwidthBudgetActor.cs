@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Event;
 using Akka.Persistence;
 using IngestCluster.Node.Demand;
@@ -46,6 +47,9 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private readonly MetricCounter _admitted;
     private readonly MetricCounter _released;
     private readonly Dictionary<IPAddress, int> _releasedSources = [];
+    /// <summary>Which node each origin is on (from the sender's address), so a node's demand goes when it does.</summary>
+    private readonly Dictionary<string, Address> _originNodes = [];
+    private readonly Address _selfAddress = Cluster.Get(Context.System).SelfAddress;
     private BudgetState _state = BudgetState.Empty;
     private int _eventsSinceSnapshot;
 
@@ -71,6 +75,26 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         Command<DemandProtocol.DemandChanged>(OnDemandChanged);
         Command<DemandProtocol.DemandSnapshot>(OnDemandSnapshot);
         Command<BudgetProtocol.ReconcileTick>(_ => OnReconcileTick());
+        Command<BudgetProtocol.SourceHandedOff>(m =>
+        {
+            PushSources([m.Source]);
+            Timers.StartSingleTimer($"push-{m.Source}", new BudgetProtocol.PushAgain(m.Source), TimeSpan.FromSeconds(1));
+        });
+        Command<BudgetProtocol.PushAgain>(m =>
+        {
+            if (m.Source is { } source)
+            {
+                PushSources([source]);
+            }
+            else
+            {
+                PushSources(_state.DesiredGroupsBySource().Keys);
+            }
+        });
+        Command<ClusterEvent.MemberRemoved>(m => OnMemberGone(m.Member.Address, "removed"));
+        Command<ClusterEvent.MemberExited>(m => OnMemberGone(m.Member.Address, "exited"));
+        Command<ClusterEvent.IMemberEvent>(_ => { });
+        Command<ClusterEvent.CurrentClusterState>(_ => { });
         Command<BudgetProtocol.GetAdmitted>(_ => Sender.Tell(new BudgetProtocol.AdmittedFlows(
             [.. _state.Admitted.Keys.OrderBy(f => f.ToString(), StringComparer.Ordinal)],
             [.. _state.Demand.Keys.Order(StringComparer.Ordinal)])));
@@ -89,6 +113,45 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
 
     private DateTimeOffset Now => _clock.GetUtcNow();
 
+    protected override void PreStart()
+    {
+        base.PreStart();
+        Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
+            typeof(ClusterEvent.IMemberEvent));
+    }
+
+    protected override void PostStop()
+    {
+        Cluster.Get(Context.System).Unsubscribe(Self);
+        base.PostStop();
+    }
+
+    /// <summary>A node left or was downed: forget its origins' demand (its flows stay admitted while any other
+    /// origin claims them, and for the grace period otherwise), and re-send every source's groups at once, so the
+    /// shards that lived there start on the survivors now, not on the next reconcile tick.</summary>
+    private void OnMemberGone(Address node, string how)
+    {
+        var origins = _originNodes.Where(kv => kv.Value.Equals(node)).Select(kv => kv.Key).ToList();
+        foreach (var origin in origins)
+        {
+            _originNodes.Remove(origin);
+        }
+        _state = _state.WithoutOrigins(origins);
+        _log.Info("budget.member_gone: {0} {1}; forgot {2} origin(s); re-sending every source's groups", node, how, origins.Count);
+        if (IsRecoveryFinished)
+        {
+            Decide([]);
+            PushSources(_state.DesiredGroupsBySource().Keys);
+            Timers.StartSingleTimer("push-all", new BudgetProtocol.PushAgain(null), TimeSpan.FromSeconds(1));
+        }
+    }
+
+    private void NoteOrigin(string origin)
+    {
+        var address = Sender.Path.Address;
+        _originNodes[origin] = address.HasGlobalScope ? address : _selfAddress;
+    }
+
     private void OnRecovered()
     {
         // Grace for recovered flows counts from now: their origins have not had the chance to claim them yet.
@@ -101,12 +164,14 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
 
     private void OnDemandChanged(DemandProtocol.DemandChanged changed)
     {
+        NoteOrigin(changed.Origin);
         _state = _state.WithDemandChanged(changed.Origin, changed.Flow, changed.Joined, Now);
         Decide(changed.Joined ? [] : [changed.Flow]);
     }
 
     private void OnDemandSnapshot(DemandProtocol.DemandSnapshot snapshot)
     {
+        NoteOrigin(snapshot.Origin);
         var before = _state.Demand.TryGetValue(snapshot.Origin, out var d) ? d.Flows : [];
         _state = _state.WithSnapshot(snapshot.Origin, snapshot.Flows, Now);
         // What this origin had and no longer lists, it has left.
@@ -139,8 +204,8 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var now = Now;
-        var events = decision.Admit.Select(f => (BudgetEvents.IBudgetEvent)BudgetEvents.FlowAdmitted.Of(f, now))
-            .Concat(decision.Release.Select(r => BudgetEvents.FlowReleased.Of(r.Flow, now, r.Reason)))
+        var events = decision.Admit.Select(f => (BudgetEvents.IBudgetEvent)new BudgetEvents.FlowAdmitted(f, now))
+            .Concat(decision.Release.Select(r => new BudgetEvents.FlowReleased(r.Flow, now, r.Reason)))
             .ToList();
         var touchedSources = decision.Admit.Select(f => f.Source)
             .Concat(decision.Release.Select(r => r.Flow.Source))
@@ -153,11 +218,11 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             {
                 case BudgetEvents.FlowAdmitted a:
                     _admitted.Increment();
-                    _log.Info("budget.admitted: ({0},{1})", a.Source, a.Group);
+                    _log.Info("budget.admitted: {0}", a.Flow);
                     break;
                 case BudgetEvents.FlowReleased r:
                     _released.Increment();
-                    _log.Info("budget.released: ({0},{1}) {2}", r.Source, r.Group, r.Reason);
+                    _log.Info("budget.released: {0} {1}", r.Flow, r.Reason);
                     break;
             }
             if (--remaining == 0)
@@ -194,7 +259,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         {
             _eventsSinceSnapshot = 0;
             SaveSnapshot(new BudgetEvents.BudgetSnapshot(
-                [.. _state.Admitted.Select(kv => BudgetEvents.FlowAdmitted.Of(kv.Key, kv.Value))]));
+                [.. _state.Admitted.Select(kv => new BudgetEvents.FlowAdmitted(kv.Key, kv.Value))]));
         }
     }
 }

@@ -2,23 +2,28 @@ using IngestCluster.Protocols;
 
 namespace IngestCluster.Node.Budget;
 
+/// <summary>Why the budget released an admitted flow. Persisted as its number: never renumber.</summary>
+public enum ReleaseReason
+{
+    /// <summary>The origin that had it said it left (a Prune, a line gone from a joinfile).</summary>
+    Left = 1,
+    /// <summary>No origin claimed it for the demand grace period.</summary>
+    Unclaimed = 2,
+}
+
 /// <summary>What the budget persists: its admission decisions, never the demand (demand is soft state that
-/// every origin re-sends in its snapshots). Past tense, as events are.</summary>
+/// every origin re-sends in its snapshots). Past tense, as events are. <see cref="BudgetSerializer"/> writes them;
+/// their manifests and bytes are pinned by golden tests, because the journal replays them for ever.</summary>
 public static class BudgetEvents
 {
-    public interface IBudgetEvent;
+    public interface IBudgetEvent : BudgetProtocol.IBudgetWire;
 
-    public sealed record FlowAdmitted(string Source, string Group, DateTimeOffset At) : IBudgetEvent
-    {
-        public static FlowAdmitted Of(SourceGroup flow, DateTimeOffset at) => new(flow.Source.ToString(), flow.Group.ToString(), at);
-    }
+    /// <summary>A flow was admitted, with the bitrate it was admitted at and its offload, in bit/s (0 where the
+    /// budget has no metadata for it).</summary>
+    public sealed record FlowAdmitted(SourceGroup Flow, DateTimeOffset At, long BitsPerSecond = 0, long OffloadBitsPerSecond = 0) : IBudgetEvent;
 
-    public sealed record FlowReleased(string Source, string Group, DateTimeOffset At, string Reason) : IBudgetEvent
-    {
-        public static FlowReleased Of(SourceGroup flow, DateTimeOffset at, string reason) =>
-            new(flow.Source.ToString(), flow.Group.ToString(), at, reason);
-    }
+    public sealed record FlowReleased(SourceGroup Flow, DateTimeOffset At, ReleaseReason Reason) : IBudgetEvent;
 
     /// <summary>The snapshot: the admitted set with when each was admitted.</summary>
-    public sealed record BudgetSnapshot(IReadOnlyList<FlowAdmitted> Admitted);
+    public sealed record BudgetSnapshot(IReadOnlyList<FlowAdmitted> Admitted) : BudgetProtocol.IBudgetWire;
 }

@@ -45,17 +45,20 @@ public sealed record BudgetState(
     public BudgetState WithoutSilentOrigins(DateTimeOffset silentSince) =>
         this with { Demand = Demand.RemoveRange(Demand.Where(kv => kv.Value.LastHeard < silentSince).Select(kv => kv.Key)) };
 
+    /// <summary>Forgets these origins' demand (their node left or was downed).</summary>
+    public BudgetState WithoutOrigins(IEnumerable<string> origins) => this with { Demand = Demand.RemoveRange(origins) };
+
     public BudgetState Apply(BudgetEvents.IBudgetEvent e) => e switch
     {
         BudgetEvents.FlowAdmitted a => this with
         {
-            Admitted = Admitted.SetItem(Flow(a.Source, a.Group), a.At),
-            LastClaimed = LastClaimed.SetItem(Flow(a.Source, a.Group), a.At),
+            Admitted = Admitted.SetItem(a.Flow, a.At),
+            LastClaimed = LastClaimed.SetItem(a.Flow, a.At),
         },
         BudgetEvents.FlowReleased r => this with
         {
-            Admitted = Admitted.Remove(Flow(r.Source, r.Group)),
-            LastClaimed = LastClaimed.Remove(Flow(r.Source, r.Group)),
+            Admitted = Admitted.Remove(r.Flow),
+            LastClaimed = LastClaimed.Remove(r.Flow),
         },
         _ => this,
     };
@@ -78,6 +81,4 @@ public sealed record BudgetState(
         }
         return this with { LastClaimed = claimed };
     }
-
-    private static SourceGroup Flow(string source, string group) => new(IPAddress.Parse(source), IPAddress.Parse(group));
 }

@@ -50,7 +50,7 @@ public sealed class AdmittedJoinfileWriter : ReceiveActor, IWithTimers
     public static Props Props(string path, IActorRef budget, TimeSpan interval) =>
         Akka.Actor.Props.Create(() => new AdmittedJoinfileWriter(path, budget, interval));
 
-    private sealed class Poll
+    private sealed class Poll : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly Poll Instance = new();
     }

@@ -10,10 +10,13 @@ namespace IngestCluster.Node.Demand;
 /// </summary>
 public static class DemandProtocol
 {
+    /// <summary>Marks the demand stage's messages that cross nodes; <see cref="DemandSerializer"/> carries them.</summary>
+    public interface IDemandWire;
+
     /// <summary>One origin's (S,G) was joined (<paramref name="Joined"/> true) or left.</summary>
-    public sealed record DemandChanged(string Origin, SourceGroup Flow, bool Joined);
+    public sealed record DemandChanged(string Origin, SourceGroup Flow, bool Joined) : IDemandWire;
 
     /// <summary>The whole current demand of one origin. It replaces what the budget knew of that origin, so a
     /// lost <see cref="DemandChanged"/> heals, and a new singleton converges. Sent every few seconds.</summary>
-    public sealed record DemandSnapshot(string Origin, ImmutableArray<SourceGroup> Flows);
+    public sealed record DemandSnapshot(string Origin, ImmutableArray<SourceGroup> Flows) : IDemandWire;
 }

@@ -140,22 +140,22 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
         _flows = next;
     }
 
-    private sealed class FileChanged
+    private sealed class FileChanged : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly FileChanged Instance = new();
     }
 
-    private sealed class Reread
+    private sealed class Reread : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly Reread Instance = new();
     }
 
-    private sealed class SendSnapshot
+    private sealed class SendSnapshot : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly SendSnapshot Instance = new();
     }
 
-    private sealed record FileRead(string? Text, Exception? Error);
+    private sealed record FileRead(string? Text, Exception? Error) : Akka.Actor.INoSerializationVerificationNeeded;
 
-    private sealed record WatcherFailed(string Reason);
+    private sealed record WatcherFailed(string Reason) : Akka.Actor.INoSerializationVerificationNeeded;
 }

@@ -236,36 +236,36 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
 
     private static uint BitConverterFree(byte[] bytes) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes);
 
-    private sealed record HelloReceived(IPAddress From, PimHello Hello);
+    private sealed record HelloReceived(IPAddress From, PimHello Hello) : Akka.Actor.INoSerializationVerificationNeeded;
 
-    private sealed record JoinPruneReceived(IPAddress From, PimJoinPrune Message);
+    private sealed record JoinPruneReceived(IPAddress From, PimJoinPrune Message) : Akka.Actor.INoSerializationVerificationNeeded;
 
-    private sealed class SendHello
+    private sealed class SendHello : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly SendHello Instance = new();
     }
 
-    private sealed class ExpireTick
+    private sealed class ExpireTick : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly ExpireTick Instance = new();
     }
 
-    private sealed class SendSnapshot
+    private sealed class SendSnapshot : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly SendSnapshot Instance = new();
     }
 
-    private sealed class OpenSocket
+    private sealed class OpenSocket : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly OpenSocket Instance = new();
     }
 }
 
 /// <summary>Asks a PimListenerActor for its state; answered with <see cref="PimState"/>.</summary>
-public sealed class GetPimState
+public sealed class GetPimState : Akka.Actor.INoSerializationVerificationNeeded
 {
     public static readonly GetPimState Instance = new();
 }
 
 public sealed record PimState(string Interface, uint GenerationId, IReadOnlyList<PimNeighbor> Neighbors,
-    IReadOnlyList<(SourceGroup Flow, DownstreamState State)> Demand);
+    IReadOnlyList<(SourceGroup Flow, DownstreamState State)> Demand) : Akka.Actor.INoSerializationVerificationNeeded;

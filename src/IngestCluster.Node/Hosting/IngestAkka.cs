@@ -1,52 +1,32 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
+using Akka.Discovery.Config.Hosting;
 using Akka.Hosting;
-using Akka.Persistence.Sql;
+using Akka.Management;
+using Akka.Management.Cluster.Bootstrap;
+using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using IngestCluster.Node.Budget;
+using IngestCluster.Node.Demand;
 using IngestCluster.Node.Sources;
 
 namespace IngestCluster.Node.Hosting;
 
 /// <summary>
-/// The node's Akka set-up: remoting and a cluster (one node that joins itself by default), persistence through
-/// Akka.Persistence.Sql, the SourceActor shard region and the budget singleton with its proxy. Program.cs adds
-/// the node-local stages (demand, admin) on top.
+/// The node's Akka set-up: the operator's HOCON from cluster-config/, the wire contract (one serializer per stage),
+/// remoting with separate bind and advertised addresses, a cluster formed from seed nodes or by Akka.Management's
+/// bootstrap (a one-node cluster that joins itself by default), persistence through Akka.Persistence.Sql (SQLite or
+/// PostgreSQL), the SourceActor shard region (hosted only by nodes with an egress) and the budget singleton with its
+/// proxy. Program.cs adds the node-local stages (demand, admin) on top.
 /// </summary>
 public static class IngestAkka
 {
+    /// <summary>Every ingest node has this role: the budget singleton and the split-brain resolver count them.</summary>
     public const string Role = "ingest";
 
-    /// <summary>The HOCON the hosting builders do not cover: persistence (Akka.Persistence.Sql.Hosting is not in
-    /// the package registry here) and sharding's state store.</summary>
-    public static string Hocon(IngestSettings settings)
-    {
-        string connection = settings.Persistence.ConnectionString.Replace("\\", "\\\\", StringComparison.Ordinal)
-            .Replace("\"", "\\\"", StringComparison.Ordinal);
-        string provider = settings.Persistence.Linq2DbProvider;
-        return $$"""
-            akka.persistence.journal.plugin = "akka.persistence.journal.sql"
-            akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
-            akka.persistence.journal.sql {
-              connection-string = "{{connection}}"
-              provider-name = "{{provider}}"
-              auto-initialize = on
-            }
-            akka.persistence.snapshot-store.sql {
-              connection-string = "{{connection}}"
-              provider-name = "{{provider}}"
-              auto-initialize = on
-            }
-            # Sharding keeps its coordinator state in distributed data, not in the journal: sources need no
-            # remember-entities, because the budget's reconcile tick re-creates them (docs/design.md).
-            akka.cluster.sharding.state-store-mode = ddata
-            akka.cluster.sharding.remember-entities = off
-            akka.cluster.sharding.distributed-data.durable.keys = []
-            akka.cluster.min-nr-of-members = 1
-            akka.actor.ask-timeout = 5s
-            """;
-    }
+    /// <summary>Nodes that host source entities (and so tunnels): those with an egress interface.</summary>
+    public const string SourcesRole = "sources";
 
     public static AkkaConfigurationBuilder AddIngestCluster(
         this AkkaConfigurationBuilder akka,
@@ -57,30 +37,76 @@ public static class IngestAkka
     {
         Directory.CreateDirectory(settings.Node.DataDirectory);
         var cluster = settings.Cluster;
-        string self = $"akka.tcp://{cluster.SystemName}@{cluster.Hostname}:{cluster.Port}";
-        string[] seeds = cluster.SeedNodes.Count > 0 ? [.. cluster.SeedNodes] : [self];
+        string[] roles = settings.Egress.HostsSources ? [Role, SourcesRole] : [Role];
+        string[] seeds = cluster.SeedNodes.Count > 0 ? [.. cluster.SeedNodes]
+            : cluster.Bootstrap.Enabled ? []
+            : [cluster.SelfAddress];
 
-        return akka
-            .AddHocon(Hocon(settings), HoconAddMode.Prepend)
-            .AddHocon(SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
-            .WithRemoting(cluster.Hostname, cluster.Port)
-            .WithClustering(new ClusterOptions { SeedNodes = seeds, Roles = [Role] })
-            .WithShardRegion<SourceRegion>(
+        akka.AddHocon(File.ReadAllText(cluster.ConfigFile), HoconAddMode.Prepend)
+            .WithWireContract(metrics)
+            .WithRemoting(new RemoteOptions
+            {
+                HostName = cluster.BindHostname,
+                Port = cluster.BindPort,
+                PublicHostName = cluster.Hostname,
+                PublicPort = cluster.Port,
+            })
+            .WithClustering(new ClusterOptions { SeedNodes = seeds, Roles = roles })
+            // Akka.Persistence.Sql.Hosting, without WithConnectivityCheck: that call needs a linq2db method the served
+            // linq2db 6.5.1 lacks. The journal's own failures are the budget's to report (docs/cluster.md).
+            .WithSqlPersistence(settings.Persistence.ConnectionString, settings.Persistence.Linq2DbProvider, autoInitialize: true);
+
+        if (cluster.Bootstrap.Enabled)
+        {
+            var bootstrap = cluster.Bootstrap;
+            akka.WithAkkaManagement(bootstrap.ManagementHostname, bootstrap.ManagementPort, "0.0.0.0", bootstrap.ManagementPort)
+                .WithConfigDiscovery(options => options.Services =
+                [
+                    new Service { Name = bootstrap.ServiceName, Endpoints = [.. bootstrap.Endpoints] },
+                ])
+                .WithClusterBootstrap(options =>
+                {
+                    options.ContactPointDiscovery.ServiceName = bootstrap.ServiceName;
+                    options.ContactPointDiscovery.DiscoveryMethod = "config";
+                    options.ContactPointDiscovery.RequiredContactPointsNr = bootstrap.RequiredContactPoints;
+                    options.ContactPointDiscovery.StableMargin = TimeSpan.FromSeconds(2);
+                    options.ContactPointDiscovery.Interval = TimeSpan.FromSeconds(1);
+                }, autoStart: true);
+        }
+
+        var extractor = new SourceMessageExtractor(maxShards: 100);
+        if (settings.Egress.HostsSources)
+        {
+            akka.WithShardRegion<SourceRegion>(
                 "sources",
                 sourceEntityProps,
-                new SourceMessageExtractor(maxShards: 100),
+                extractor,
                 new ShardOptions
                 {
-                    Role = Role,
+                    Role = SourcesRole,
                     RememberEntities = false,
                     StateStoreMode = StateStoreMode.DData,
                     // Entities stop when their groups are empty (the budget says so); never for mere quiet.
                     ShouldPassivateIdleEntities = false,
-                })
-            .WithSingleton<BandwidthBudgetActor>(
-                "budget",
-                (_, registry, _) => BandwidthBudgetActor.Props(registry.Get<SourceRegion>(), settings.Budget, clock, metrics),
-                new ClusterSingletonOptions { Role = Role },
-                createProxyToo: true);
+                    HandOffStopMessage = SourceProtocol.HandOff.Instance,
+                });
+        }
+        else
+        {
+            akka.WithShardRegionProxy<SourceRegion>("sources", SourcesRole, extractor);
+        }
+        // After the region: the budget tells the sources stage what to join.
+        return akka.WithSingleton<BandwidthBudgetActor>(
+            "budget",
+            (_, registry, _) => BandwidthBudgetActor.Props(registry.Get<SourceRegion>(), settings.Budget, clock, metrics),
+            new ClusterSingletonOptions { Role = Role },
+            createProxyToo: true);
     }
+
+    /// <summary>Binds each stage's serializer to its marker interface: every message that crosses nodes, and every
+    /// persisted event, has its own compact format with stable manifests (docs/wire-format.md).</summary>
+    public static AkkaConfigurationBuilder WithWireContract(this AkkaConfigurationBuilder akka, NodeMetrics metrics) =>
+        akka.WithCustomSerializer(DemandSerializer.Name, [typeof(DemandProtocol.IDemandWire)], s => new DemandSerializer(s, metrics))
+            .WithCustomSerializer(BudgetSerializer.Name, [typeof(BudgetProtocol.IBudgetWire)], s => new BudgetSerializer(s, metrics))
+            .WithCustomSerializer(SourceSerializer.Name, [typeof(SourceProtocol.ISourceWire)], s => new SourceSerializer(s, metrics));
 }

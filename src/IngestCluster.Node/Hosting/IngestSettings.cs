@@ -11,8 +11,35 @@ namespace IngestCluster.Node.Hosting;
 /// <summary>Section <c>Node</c>.</summary>
 public sealed record NodeSettings(string DataDirectory, string Name);
 
-/// <summary>Section <c>Cluster</c>. With no seed nodes, the node joins itself: a one-node cluster.</summary>
-public sealed record ClusterSettings(string Hostname, int Port, IReadOnlyList<string> SeedNodes, string SystemName);
+/// <summary>Section <c>Cluster</c>. With no seed nodes and no bootstrap, the node joins itself: a one-node cluster.
+/// <paramref name="Hostname"/> and <paramref name="Port"/> are what other members reach this node at (its cluster
+/// address); <paramref name="BindHostname"/> and <paramref name="BindPort"/> are where it listens, for NAT and
+/// containers.</summary>
+public sealed record ClusterSettings(
+    string Hostname,
+    int Port,
+    IReadOnlyList<string> SeedNodes,
+    string SystemName,
+    string BindHostname,
+    int BindPort,
+    string ConfigFile,
+    BootstrapSettings Bootstrap)
+{
+    /// <summary>This node's cluster address.</summary>
+    public string SelfAddress => $"akka.tcp://{SystemName}@{Hostname}:{Port}";
+}
+
+/// <summary>Section <c>Cluster:Bootstrap</c>: forming the cluster with Akka.Management's cluster bootstrap and
+/// config discovery instead of seed nodes: every node lists the management endpoints of the expected members.</summary>
+public sealed record BootstrapSettings(
+    IReadOnlyList<string> Endpoints,
+    string ServiceName,
+    int RequiredContactPoints,
+    string ManagementHostname,
+    int ManagementPort)
+{
+    public bool Enabled => Endpoints.Count > 0;
+}
 
 /// <summary>Section <c>Persistence</c>: where the budget's decisions are journaled.</summary>
 public sealed record PersistenceSettings(string Provider, string ConnectionString)
@@ -28,8 +55,9 @@ public sealed record PersistenceSettings(string Provider, string ConnectionStrin
 /// <summary>Section <c>Demand</c> (the parts that are not PIM).</summary>
 public sealed record JoinfileSettings(string? Path, TimeSpan Debounce, string? ExportAdmittedTo, TimeSpan SnapshotInterval);
 
-/// <summary>Section <c>Egress</c>.</summary>
-public sealed record EgressSettings(string? Interface, int Batch);
+/// <summary>Section <c>Egress</c>. <paramref name="HostsSources"/>: whether this node hosts source entities (and so
+/// tunnels): nodes with an egress interface do, a standalone node does, a cluster member without egress does not.</summary>
+public sealed record EgressSettings(string? Interface, int Batch, bool HostsSources);
 
 /// <summary>Section <c>Admin</c>.</summary>
 public sealed record AdminSettings(string Url, string? Token);
@@ -58,13 +86,49 @@ public sealed record IngestSettings(
     {
         var r = reader = new SettingsReader(config);
         string dataDirectory = Path.GetFullPath(r.String("Node:DataDirectory", "./data"));
-        var node = new NodeSettings(dataDirectory, r.String("Node:Name", Environment.MachineName));
-
+        string hostname = r.String("Cluster:Hostname", "127.0.0.1");
+        int port = r.Int("Cluster:Port", DefaultClusterPort, 0, 65535);
+        var seeds = r.List("Cluster:SeedNodes");
+        foreach (var seed in seeds)
+        {
+            if (!seed.StartsWith("akka.tcp://", StringComparison.Ordinal) || !Uri.TryCreate(seed, UriKind.Absolute, out _))
+            {
+                r.Fail("Cluster:SeedNodes", seed, "a cluster address such as akka.tcp://ingest@10.0.0.1:4053");
+            }
+        }
+        var bootstrap = new BootstrapSettings(
+            r.List("Cluster:Bootstrap:Endpoints"),
+            r.String("Cluster:Bootstrap:ServiceName", "ingest"),
+            r.Int("Cluster:Bootstrap:RequiredContactPoints", 2, 1, 100),
+            r.String("Cluster:Bootstrap:ManagementHostname", hostname),
+            r.Int("Cluster:Bootstrap:ManagementPort", 8558, 1, 65535));
+        foreach (var endpoint in bootstrap.Endpoints)
+        {
+            int colon = endpoint.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(endpoint.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int p) || p is < 1 or > 65535)
+            {
+                r.Fail("Cluster:Bootstrap:Endpoints", endpoint, "a management endpoint host:port, such as ingest-0.ingest:8558");
+            }
+        }
+        if (bootstrap.Enabled && seeds.Count > 0)
+        {
+            r.Fail("Cluster:Bootstrap:Endpoints", string.Join(",", bootstrap.Endpoints), "either Cluster:SeedNodes or bootstrap endpoints, not both");
+        }
         var cluster = new ClusterSettings(
-            r.String("Cluster:Hostname", "127.0.0.1"),
-            r.Int("Cluster:Port", DefaultClusterPort, 0, 65535),
-            r.List("Cluster:SeedNodes"),
-            r.String("Cluster:SystemName", "ingest"));
+            hostname,
+            port,
+            seeds,
+            r.String("Cluster:SystemName", "ingest"),
+            r.String("Cluster:BindHostname", hostname),
+            r.Int("Cluster:BindPort", port, 0, 65535),
+            Path.GetFullPath(r.String("Cluster:ConfigFile", Path.Combine(AppContext.BaseDirectory, "cluster-config", "cluster.conf"))),
+            bootstrap);
+        if (!File.Exists(cluster.ConfigFile))
+        {
+            r.Fail("Cluster:ConfigFile", cluster.ConfigFile, "an existing HOCON file (cluster-config/cluster.conf ships next to the program)");
+        }
+        // Unique and stable by default: two nodes on one host differ by port, where a host name would collide.
+        var node = new NodeSettings(dataDirectory, r.String("Node:Name", $"{hostname}:{port}"));
 
         string provider = r.String("Persistence:Provider", "sqlite").ToLowerInvariant();
         if (provider is not ("sqlite" or "postgresql"))
@@ -99,7 +163,10 @@ public sealed record IngestSettings(
             SnapshotEvery = r.Int("Budget:SnapshotEvery", 100, 1, 1_000_000),
         };
 
-        var egress = new EgressSettings(r.OptionalString("Egress:Interface"), r.Int("Egress:Batch", 64, 1, 1024));
+        string? egressInterface = r.OptionalString("Egress:Interface");
+        bool standalone = seeds.Count == 0 && !bootstrap.Enabled;
+        var egress = new EgressSettings(egressInterface, r.Int("Egress:Batch", 64, 1, 1024),
+            r.Bool("Sources:Host", egressInterface is not null || standalone));
 
         string adminUrl = r.String("Admin:Url", $"http://127.0.0.1:{DefaultAdminPort}");
         string? token = r.OptionalString("Admin:Token");
@@ -142,6 +209,7 @@ public sealed record IngestSettings(
             BackoffMax = r.Duration("Sources:BackoffMax", TimeSpan.FromSeconds(120), TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
             DefaultHoldDown = r.Duration("Sources:RelayHoldDown", TimeSpan.FromMinutes(5), TimeSpan.Zero, TimeSpan.FromHours(24)),
             NoRelayRetry = r.Duration("Sources:NoRelayRetry", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1), TimeSpan.FromHours(24)),
+            HandOffLinger = r.Duration("Sources:HandOffLinger", TimeSpan.FromSeconds(3), TimeSpan.Zero, TimeSpan.FromMinutes(1)),
             Overrides = new RelayOverrideTable(overrides, r.Bool("Relays:ConsultOverridesFirst", false)),
         };
 

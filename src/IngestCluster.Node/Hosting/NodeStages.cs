@@ -15,15 +15,29 @@ public static class NodeStages
 {
     /// <summary>Props of a source entity, with its tunnels going out of <paramref name="egress"/>.</summary>
     public static Func<ActorSystem, IActorRegistry, Func<string, Props>> SourceEntities(
-        IngestSettings settings, IRelayResolver resolver, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock)
+        IngestSettings settings, IRelayResolver resolver, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock,
+        LingeringTunnels lingering)
     {
-        var dependencies = new SourceActorDependencies(
-            resolver,
-            target => AmtTunnelActor.Props(target, settings.Tunnels, egress, metrics, clock, settings.Egress.Batch),
-            settings.Sources,
-            metrics,
-            clock);
-        return (_, _) => entityId => SourceActor.Props(IPAddress.Parse(entityId), dependencies);
+        return (system, registry) =>
+        {
+            // The budget's proxy is registered after the region (the budget needs the region): look it up when used.
+            var dependencies = new SourceActorDependencies(
+                resolver,
+                target => AmtTunnelActor.Props(target, settings.Tunnels, egress, metrics, clock, settings.Egress.Batch, lingering),
+                settings.Sources,
+                metrics,
+                clock,
+                HandedOff: source => registry.Get<BandwidthBudgetActor>().Tell(new BudgetProtocol.SourceHandedOff(source)));
+            // Shutdown: the lingering tunnels of sources handed off in the sharding phase keep forwarding until the new
+            // homes carry them; the actor system ends only when they have left (or the linger has run out).
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "tunnels-linger", async () =>
+            {
+                await Task.WhenAny(lingering.Drained, Task.Delay(settings.Sources.HandOffLinger + TimeSpan.FromSeconds(2)));
+                lingering.ReleaseAll();
+                return Done.Instance;
+            });
+            return entityId => SourceActor.Props(IPAddress.Parse(entityId), dependencies);
+        };
     }
 
     /// <summary>One PimListenerActor per configured downstream interface.</summary>

@@ -18,7 +18,8 @@ public sealed record SourceActorDependencies(
     NodeMetrics Metrics,
     TimeProvider Time,
     bool UnderSharding = true,
-    Func<Random>? RandomFactory = null);
+    Func<Random>? RandomFactory = null,
+    Action<IPAddress>? HandedOff = null);
 
 /// <summary>
 /// One source address, as a sharded entity (entity id = the source address text). It holds the groups the budget
@@ -94,6 +95,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
                 PassivateNow();
             }
         });
+        Receive<SourceProtocol.HandOff>(_ => HandOff());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -181,6 +183,41 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>Sharding moves this entity to another node. Make before break: the tunnel lingers, still forwarding,
+    /// and the budget is asked to tell the source's new home its groups now; this entity stops once the tunnel has
+    /// detached (a Stop of ours would reach the child before our Linger message).</summary>
+    private void HandOff()
+    {
+        Timers.CancelAll();
+        _deps.HandedOff?.Invoke(_state.Source);
+        if (_tunnel is null)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        _log.Info("source.handoff: {0} moves to another node; its tunnel lingers {1}", _state.Source, _deps.Settings.HandOffLinger);
+        _tunnel.Tell(new TunnelProtocol.Linger(_deps.Settings.HandOffLinger));
+        _stopping.Add(_tunnel);
+        _tunnel = null;
+        _passivatePending = false;
+        Become(HandingOff);
+        Timers.StartSingleTimer(PassivateTimer, PassivateDeadline.Instance, LeaveGrace);
+    }
+
+    private void HandingOff()
+    {
+        Receive<Terminated>(m =>
+        {
+            if (_stopping.Remove(m.ActorRef) && _stopping.Count == 0)
+            {
+                Context.Stop(Self);
+            }
+        });
+        Receive<PassivateDeadline>(_ => Context.Stop(Self));
+        // Anything else for this source goes to its new home: sharding buffers it during the hand-off.
+        ReceiveAny(_ => { });
+    }
+
     private void PassivateNow()
     {
         _passivatePending = false;
@@ -208,11 +245,11 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         _tunnel = null;
     }
 
-    private sealed record ResolveFinished(DriadOutcome Outcome, int Attempt);
+    private sealed record ResolveFinished(DriadOutcome Outcome, int Attempt) : Akka.Actor.INoSerializationVerificationNeeded;
 
-    private sealed record RetryDue(int Attempt);
+    private sealed record RetryDue(int Attempt) : Akka.Actor.INoSerializationVerificationNeeded;
 
-    private sealed class PassivateDeadline
+    private sealed class PassivateDeadline : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly PassivateDeadline Instance = new();
     }

@@ -12,15 +12,19 @@ public interface ISourceMessage
 
 public static class SourceProtocol
 {
+    /// <summary>Marks the sources stage's messages that cross nodes (the budget and the admin API on one node, the
+    /// entity on another); <see cref="SourceSerializer"/> carries them.</summary>
+    public interface ISourceWire;
+
     /// <summary>The full set of groups the budget wants joined for this source. Idempotent, re-sent on every
     /// reconcile tick. An empty set means: leave everything, then passivate.</summary>
-    public sealed record EnsureGroups(IPAddress Source, ImmutableArray<IPAddress> Groups) : ISourceMessage
+    public sealed record EnsureGroups(IPAddress Source, ImmutableArray<IPAddress> Groups) : ISourceMessage, ISourceWire
     {
         public string SourceKey => Source.ToString();
     }
 
     /// <summary>Asks a source entity for its state; answered with <see cref="SourceStatus"/>.</summary>
-    public sealed record GetSourceStatus(IPAddress Source) : ISourceMessage
+    public sealed record GetSourceStatus(IPAddress Source) : ISourceMessage, ISourceWire
     {
         public string SourceKey => Source.ToString();
     }
@@ -33,5 +37,14 @@ public static class SourceProtocol
         string? Relay,
         string Detail,
         ImmutableArray<string> Groups,
-        ImmutableArray<string> HeldDownRelays);
+        ImmutableArray<string> HeldDownRelays) : ISourceWire;
+
+    /// <summary>Sharding's hand-off stop message (a graceful leave or a rebalance moves this entity away). The entity
+    /// stops at once and leaves its tunnel lingering, still forwarding, until the new home's tunnel carries the flow
+    /// (make before break). Sent by the local region only.</summary>
+    public sealed class HandOff : Akka.Actor.INoSerializationVerificationNeeded
+    {
+        public static readonly HandOff Instance = new();
+        private HandOff() { }
+    }
 }

@@ -19,6 +19,10 @@ public sealed record SourceSettings
     /// <summary>A tunnel that ran this long before failing resets the failure count (and so the backoff).</summary>
     public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long a tunnel keeps forwarding after its source moved to another node (a graceful leave or a
+    /// rebalance), so the new home's tunnel carries the flow first: make before break.</summary>
+    public TimeSpan HandOffLinger { get; init; } = TimeSpan.FromSeconds(3);
+
     /// <summary>Operator relays by source prefix.</summary>
     public RelayOverrideTable Overrides { get; init; } = RelayOverrideTable.Empty;
 

@@ -30,10 +30,14 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
     private ImmutableArray<IPAddress> _groups = [];
 
     private readonly int _batch;
+    private readonly LingeringTunnels? _lingering;
+    private volatile bool _detached;
 
-    public AmtTunnelActor(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock, int batch = 1)
+    public AmtTunnelActor(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock, int batch = 1,
+        LingeringTunnels? lingering = null)
     {
         _batch = batch;
+        _lingering = lingering;
         _target = target;
         _egress = egress;
         _metrics = metrics;
@@ -45,12 +49,14 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
         Receive<ControlReceived>(m => Execute(_session.OnMessage(m.Message)));
         Receive<TimerFired>(t => Execute(_session.OnTimer(t.Timer, LastDataAt())));
         Receive<TunnelProtocol.GetTunnelStatus>(_ => Sender.Tell(Status()));
+        Receive<TunnelProtocol.Linger>(OnLinger);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock, int batch = 1) =>
-        Akka.Actor.Props.Create(() => new AmtTunnelActor(target, options, egress, metrics, clock, batch));
+    public static Props Props(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock, int batch = 1,
+        LingeringTunnels? lingering = null) =>
+        Akka.Actor.Props.Create(() => new AmtTunnelActor(target, options, egress, metrics, clock, batch, lingering));
 
     protected override void PreStart()
     {
@@ -59,7 +65,13 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
         _socket.ReceiveBufferSize = 4 << 20;
         _socket.Bind(new IPEndPoint(_target.Relay.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
         var self = Self;
-        _loop = new TunnelReceiveLoop(_socket, _target.Relay, _egress, bytes => self.Tell(new ControlReceived(bytes)), _metrics, _batch);
+        _loop = new TunnelReceiveLoop(_socket, _target.Relay, _egress, bytes =>
+        {
+            if (!_detached)
+            {
+                self.Tell(new ControlReceived(bytes));
+            }
+        }, _metrics, _batch);
         _loop.Start();
         _log.Info("tunnel.open: relay {0} for source {1} from local port {2} ({3})", _target.Relay, _target.Source,
             ((IPEndPoint)_socket.LocalEndPoint!).Port, _loop.Batched ? $"batches of {_batch}" : "one datagram per call");
@@ -68,6 +80,11 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        if (_detached)
+        {
+            _log.Info("tunnel.detached: relay {0} for source {1} lingers, still forwarding", _target.Relay, _target.Source);
+            return;
+        }
         Execute(_session.Stop());
         _loop?.Stop();
         _socket?.Dispose();
@@ -88,6 +105,22 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
             _loop.Flows = _loop.Flows.With(groups.Select(g => new SourceGroup(_target.Source, g)), _metrics);
         }
         Execute(_session.SetGroups(groups));
+    }
+
+    /// <summary>Make before break: hand the socket, loop and session to the node's lingering set and stop without
+    /// leaving; the set sends the BLOCKs when the linger ends.</summary>
+    private void OnLinger(TunnelProtocol.Linger linger)
+    {
+        if (_lingering is null || _socket is null || _loop is null || _detached)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        _detached = true;
+        Timers.CancelAll();
+        var log = _log;
+        _lingering.Hold(_socket, _loop, _session, _target.Relay, linger.Duration, line => log.Info(line));
+        Context.Stop(Self);
     }
 
     private DateTimeOffset? LastDataAt()
@@ -145,7 +178,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
             flows.Sum(f => f.TtlExpired + f.SendErrors));
     }
 
-    private sealed record ControlReceived(byte[] Message);
+    private sealed record ControlReceived(byte[] Message) : Akka.Actor.INoSerializationVerificationNeeded;
 
-    private sealed record TimerFired(GatewayTimer Timer);
+    private sealed record TimerFired(GatewayTimer Timer) : Akka.Actor.INoSerializationVerificationNeeded;
 }

@@ -12,17 +12,17 @@ public static class TunnelProtocol
 
     /// <summary>Parent → tunnel: the full set of groups to have joined through this relay (for the tunnel's
     /// source). The tunnel sends ALLOW/BLOCK for the difference. Idempotent.</summary>
-    public sealed record SetGroups(ImmutableArray<IPAddress> Groups);
+    public sealed record SetGroups(ImmutableArray<IPAddress> Groups) : Akka.Actor.INoSerializationVerificationNeeded;
 
     /// <summary>Tunnel → parent: its state changed (for status output).</summary>
-    public sealed record TunnelStateChanged(IPEndPoint Relay, string State, string Detail);
+    public sealed record TunnelStateChanged(IPEndPoint Relay, string State, string Detail) : Akka.Actor.INoSerializationVerificationNeeded;
 
     /// <summary>Tunnel → parent: this relay failed (no answer, no data, L flag). The parent holds the relay down
     /// for <paramref name="HoldDown"/>, stops this child and moves to the next candidate.</summary>
-    public sealed record TunnelFailed(IPEndPoint Relay, string Reason, TimeSpan HoldDown);
+    public sealed record TunnelFailed(IPEndPoint Relay, string Reason, TimeSpan HoldDown) : Akka.Actor.INoSerializationVerificationNeeded;
 
     /// <summary>Asks a tunnel for its state; answered with <see cref="TunnelStatus"/>.</summary>
-    public sealed class GetTunnelStatus
+    public sealed class GetTunnelStatus : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly GetTunnelStatus Instance = new();
         private GetTunnelStatus() { }
@@ -35,5 +35,9 @@ public static class TunnelProtocol
         ImmutableArray<string> JoinedGroups,
         long DataPackets,
         long DataBytes,
-        long Dropped);
+        long Dropped) : Akka.Actor.INoSerializationVerificationNeeded;
+
+    /// <summary>Parent → tunnel: the source moved to another node. Keep forwarding for <paramref name="Duration"/>
+    /// (held by <see cref="LingeringTunnels"/>), then leave; the actor itself stops now.</summary>
+    public sealed record Linger(TimeSpan Duration) : Akka.Actor.INoSerializationVerificationNeeded;
 }

@@ -29,26 +29,26 @@ public class AdmissionPolicyTests
     [Fact]
     public void An_admitted_flow_is_not_admitted_twice()
     {
-        var state = BudgetState.Empty.Apply(BudgetEvents.FlowAdmitted.Of(A, T0)).WithSnapshot("o", [A], T0);
+        var state = BudgetState.Empty.Apply(new BudgetEvents.FlowAdmitted(A, T0)).WithSnapshot("o", [A], T0);
         Assert.True(_policy.Evaluate(state, T0, []).IsEmpty);
     }
 
     [Fact]
     public void An_explicit_leave_releases_at_once_when_no_other_origin_wants_the_flow()
     {
-        var state = BudgetState.Empty.Apply(BudgetEvents.FlowAdmitted.Of(A, T0))
+        var state = BudgetState.Empty.Apply(new BudgetEvents.FlowAdmitted(A, T0))
             .WithDemandChanged("o", A, joined: true, T0)
             .WithDemandChanged("o", A, joined: false, T0.AddSeconds(1));
 
         var decision = _policy.Evaluate(state, T0.AddSeconds(1), [A]);
 
-        Assert.Equal((A, "left"), Assert.Single(decision.Release));
+        Assert.Equal((A, ReleaseReason.Left), Assert.Single(decision.Release));
     }
 
     [Fact]
     public void A_leave_from_one_origin_keeps_the_flow_while_another_origin_wants_it()
     {
-        var state = BudgetState.Empty.Apply(BudgetEvents.FlowAdmitted.Of(A, T0))
+        var state = BudgetState.Empty.Apply(new BudgetEvents.FlowAdmitted(A, T0))
             .WithSnapshot("n1/pim/eth0", [A], T0)
             .WithSnapshot("n2/pim/eth0", [A], T0)
             .WithDemandChanged("n1/pim/eth0", A, joined: false, T0.AddSeconds(1));
@@ -60,16 +60,16 @@ public class AdmissionPolicyTests
     public void An_unclaimed_flow_is_kept_for_the_grace_period_then_released()
     {
         // After a restart the admitted set comes back from the journal before any origin has spoken.
-        var state = BudgetState.Empty.Apply(BudgetEvents.FlowAdmitted.Of(A, T0));
+        var state = BudgetState.Empty.Apply(new BudgetEvents.FlowAdmitted(A, T0));
 
         Assert.True(_policy.Evaluate(state, T0.AddSeconds(209), []).IsEmpty);
-        Assert.Equal((A, "unclaimed"), Assert.Single(_policy.Evaluate(state, T0.AddSeconds(210), []).Release));
+        Assert.Equal((A, ReleaseReason.Unclaimed), Assert.Single(_policy.Evaluate(state, T0.AddSeconds(210), []).Release));
     }
 
     [Fact]
     public void A_claim_restarts_the_grace_period()
     {
-        var state = BudgetState.Empty.Apply(BudgetEvents.FlowAdmitted.Of(A, T0))
+        var state = BudgetState.Empty.Apply(new BudgetEvents.FlowAdmitted(A, T0))
             .WithSnapshot("o", [A], T0.AddSeconds(200))
             .WithSnapshot("o", [], T0.AddSeconds(201));
 
@@ -91,7 +91,7 @@ public class AdmissionPolicyTests
     [Fact]
     public void Desired_groups_are_grouped_by_source()
     {
-        var state = new[] { A, B, C }.Aggregate(BudgetState.Empty, (s, f) => s.Apply(BudgetEvents.FlowAdmitted.Of(f, T0)));
+        var state = new[] { A, B, C }.Aggregate(BudgetState.Empty, (s, f) => s.Apply(new BudgetEvents.FlowAdmitted(f, T0)));
 
         var bySource = state.DesiredGroupsBySource();
 

@@ -1,0 +1,34 @@
+using Akka.Actor;
+using IngestCluster.Node.Hosting;
+using IngestCluster.Node.Hosting.Wire;
+
+namespace IngestCluster.Node.Sources;
+
+/// <summary>The sources stage's wire format: the budget's desired groups and the status asks.</summary>
+public sealed class SourceSerializer(ExtendedActorSystem system, NodeMetrics? metrics = null)
+    : WireSerializer(system, metrics, "sources", WireTypes)
+{
+    public const string Name = "ingest-sources";
+
+    public override int Identifier => 4103;
+
+    public static readonly IReadOnlyList<WireType> WireTypes =
+    [
+        WireType.Of<SourceProtocol.EnsureGroups>("eg",
+            (w, m) => w.Address(m.Source).List(m.Groups, (w, g) => w.Address(g)),
+            (ref WireReader r) => new SourceProtocol.EnsureGroups(r.Address(), r.Addresses())),
+        WireType.Of<SourceProtocol.GetSourceStatus>("gs",
+            (w, m) => w.Address(m.Source),
+            (ref WireReader r) => new SourceProtocol.GetSourceStatus(r.Address())),
+        WireType.Of<SourceProtocol.SourceStatus>("ss",
+            (w, m) => w.String(m.Source).String(m.State).Bool(m.Relay is not null).String(m.Relay ?? "").String(m.Detail)
+                .List(m.Groups, (w, g) => w.String(g)).List(m.HeldDownRelays, (w, h) => w.String(h)),
+            (ref WireReader r) =>
+            {
+                string source = r.String(), state = r.String();
+                bool hasRelay = r.Bool();
+                string relay = r.String();
+                return new SourceProtocol.SourceStatus(source, state, hasRelay ? relay : null, r.String(), r.Strings(), r.Strings());
+            }),
+    ];
+}
