@@ -113,6 +113,16 @@ public sealed partial class LabProcess : IDisposable
         }
     }
 
+    /// <summary>Sends <paramref name="signal"/> (a number: 2 SIGINT, 9 SIGKILL, 15 SIGTERM, 19 SIGSTOP, 18 SIGCONT) to
+    /// this process, by its PID.</summary>
+    public void Signal(int signal)
+    {
+        if (!_process.HasExited)
+        {
+            _ = Kill(_process.Id, signal);
+        }
+    }
+
     /// <summary>SIGTERM, then SIGKILL if it has not exited within <paramref name="grace"/>.</summary>
     public async Task Stop(TimeSpan grace)
     {

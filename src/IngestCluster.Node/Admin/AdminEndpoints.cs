@@ -96,9 +96,31 @@ public static class AdminEndpoints
             }
         }
 
+        object? journal = null;
+        object? upstreams = null;
+        try
+        {
+            var facts = await registry.Get<ClusterFactsActor>().Ask<ClusterFacts.Facts>(ClusterFacts.GetFacts.Instance, timeout);
+            journal = new
+            {
+                provider = settings.Persistence.Provider,
+                identity = facts.OwnJournal,
+                error = facts.JournalError,
+                mismatch = facts.JournalMismatch,
+                members = facts.JournalByMember.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => new { member = kv.Key, identity = kv.Value }),
+            };
+            upstreams = facts.Upstreams.Select(a => a.ToString()).Order(StringComparer.Ordinal);
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            journal = new { error = "cluster facts did not answer: " + e.Message };
+        }
+
         return new
         {
             node = settings.Node.Name,
+            journal,
+            memberDownstreamAddresses = upstreams,
             pim,
             address = cluster.SelfAddress.ToString(),
             members = cluster.State.Members.Select(m => new { address = m.Address.ToString(), status = m.Status.ToString(), roles = m.Roles }),

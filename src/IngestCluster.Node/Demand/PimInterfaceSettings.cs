@@ -18,9 +18,13 @@ public sealed record PimInterfaceSettings
     /// <summary>How long a Prune waits for an overriding Join when other routers are on the LAN.</summary>
     public TimeSpan OverrideInterval { get; init; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>Upstream Neighbor addresses we act on; empty means our own addresses on the interface. A cluster
-    /// lists every member's address here, so Joins to any member count.</summary>
+    /// <summary>More Upstream Neighbor addresses to act on, besides our own, every member's (learned from the cluster)
+    /// and <see cref="ClusterAddress"/>.</summary>
     public IReadOnlyList<IPAddress> AcceptUpstream { get; init; } = [];
+
+    /// <summary>The cluster's own neighbour address on this LAN: the address routers point their RPF route at. One live
+    /// member holds it and sends Hellos from it, so it outlives any node (docs/cluster.md). Null: none.</summary>
+    public IPAddress? ClusterAddress { get; init; }
 
     /// <summary>Groups we serve; others are counted and ignored.</summary>
     public IReadOnlyList<IPNetwork> SsmRanges { get; init; } = [IPNetwork.Parse("232.0.0.0/8")];

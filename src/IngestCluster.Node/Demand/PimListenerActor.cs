@@ -31,7 +31,9 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
     private readonly MetricCounter _prunes;
     private readonly MetricCounter _notForUs;
     private PimSocket? _socket;
-    private IReadOnlyList<IPAddress> _accepted = [];
+    private IReadOnlyList<IPAddress> _own = [];
+    private IReadOnlySet<IPAddress> _accepted = new HashSet<IPAddress>();
+    private IReadOnlySet<IPAddress> _members = new HashSet<IPAddress>();
 
     public PimListenerActor(PimInterfaceSettings settings, IActorRef budget, string nodeName, NodeMetrics metrics, TimeProvider clock)
     {
@@ -59,6 +61,11 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         });
         Receive<SendSnapshot>(_ => _budget.Tell(new DemandProtocol.DemandSnapshot(_origin, [.. _demand.Joined])));
         Receive<OpenSocket>(_ => Open());
+        Receive<ClusterFacts.UpstreamsChanged>(m =>
+        {
+            _members = m.Addresses;
+            Accept();
+        });
         Receive<GetPimState>(_ => Sender.Tell(new PimState(
             _settings.Name, _generationId,
             [.. _neighbors.Neighbors],
@@ -72,6 +79,7 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        Context.System.EventStream.Subscribe<ClusterFacts.UpstreamsChanged>(Self);
         Timers.StartPeriodicTimer("expire", ExpireTick.Instance, TimeSpan.FromSeconds(1));
         Timers.StartPeriodicTimer("snapshot", SendSnapshot.Instance, _settings.SnapshotInterval);
         Open();
@@ -100,14 +108,36 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
             Timers.StartSingleTimer("open", OpenSocket.Instance, TimeSpan.FromSeconds(10));
             return;
         }
-        _accepted = _settings.AcceptUpstream.Count > 0 ? _settings.AcceptUpstream : _socket.LocalAddresses;
+        _own = _socket.LocalAddresses;
+        // Every member hears every Join/Prune on the LAN (they go to 224.0.0.13): tell the others which addresses
+        // routers may name for us, so each member accepts Joins addressed to any of them.
+        Context.System.EventStream.Publish(new ClusterFacts.DownstreamAddresses(_settings.Name, _own));
+        Accept();
         var self = Self;
         var socket = _socket;
         new Thread(() => ReceiveLoop(socket, self)) { IsBackground = true, Name = $"pim-rx {_settings.Name}" }.Start();
         _log.Info("pim.started: {0} (index {1}), GenID {2}, accepting Joins to {3}", _settings.Name, socket.InterfaceIndex,
-            _generationId, string.Join(", ", _accepted));
+            _generationId, string.Join(", ", _accepted.Order()));
         Hello(_settings.HelloHoldtime);
         Timers.StartPeriodicTimer("hello", SendHello.Instance, _settings.HelloPeriod);
+    }
+
+    /// <summary>The Upstream Neighbor addresses we act on: those configured, our own, every member's (learned from the
+    /// cluster), and the cluster's own neighbour address on this LAN.</summary>
+    private void Accept()
+    {
+        var accepted = new HashSet<IPAddress>(_settings.AcceptUpstream);
+        accepted.UnionWith(_own);
+        accepted.UnionWith(_members);
+        if (_settings.ClusterAddress is { } clusterAddress)
+        {
+            accepted.Add(clusterAddress);
+        }
+        if (!accepted.SetEquals(_accepted))
+        {
+            _accepted = accepted;
+            _log.Info("pim.accepting: Joins on {0} addressed to {1}", _settings.Name, string.Join(", ", accepted.Order()));
+        }
     }
 
     private void Hello(TimeSpan holdtime)

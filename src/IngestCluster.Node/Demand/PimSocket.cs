@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
+using IngestCluster.Protocols.Ip;
 
 namespace IngestCluster.Node.Demand;
 
@@ -18,11 +19,15 @@ public sealed partial class PimSocket : IDisposable
     private const int SolSocket = 1;
     private const int SoBindToDevice = 25;
     private const int TosInternetworkControl = 0xC0;
+    private const int IpProtocolLevel = 0;
+    private const int IpMulticastAll = 49;
 
     private readonly Socket _socket;
     private readonly IPEndPoint _allPimRouters = new(AllPimRouters, 0);
 
-    public PimSocket(string interfaceName)
+    /// <param name="clusterAddressSender">A send-only socket for the cluster's neighbour address: it writes its own
+    /// IPv4 header (<see cref="SendFrom"/>), joins no group and receives nothing.</param>
+    public PimSocket(string interfaceName, bool clusterAddressSender = false)
     {
         var nic = NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == interfaceName)
             ?? throw new ArgumentException($"no network interface named '{interfaceName}'", nameof(interfaceName));
@@ -41,7 +46,17 @@ public sealed partial class PimSocket : IDisposable
         try
         {
             _socket.SetRawSocketOption(SolSocket, SoBindToDevice, Encoding.ASCII.GetBytes(interfaceName + "\0"));
-            _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(AllPimRouters, InterfaceIndex));
+            if (clusterAddressSender)
+            {
+                _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.HeaderIncluded, true);
+                // Not a receiver: no multicast delivered for groups other sockets joined, and the smallest buffer.
+                _socket.SetRawSocketOption(IpProtocolLevel, IpMulticastAll, new byte[4]); // an int 0
+                _socket.ReceiveBufferSize = 1;
+            }
+            else
+            {
+                _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(AllPimRouters, InterfaceIndex));
+            }
             _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastInterface, IPAddress.HostToNetworkOrder(InterfaceIndex));
             _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastTimeToLive, 1);
             _socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastLoopback, false);
@@ -66,6 +81,28 @@ public sealed partial class PimSocket : IDisposable
 
     /// <summary>Sends a PIM message to 224.0.0.13 out of the interface; the kernel adds the IPv4 header.</summary>
     public void Send(ReadOnlySpan<byte> pimMessage) => _socket.SendTo(pimMessage, SocketFlags.None, _allPimRouters);
+
+    /// <summary>
+    /// Sends a PIM message to 224.0.0.13 out of the interface from <paramref name="source"/>, an address this host
+    /// need not have: the cluster's neighbour address. We write the IPv4 header ourselves (a send-only socket with
+    /// IP_HDRINCL), with TTL 1 and TOS 0xC0 as for our own Hellos. No address is added to the interface, so nothing is left
+    /// behind when the holder dies; routers need none, since PIM to a neighbour goes to 224.0.0.13.
+    /// </summary>
+    public void SendFrom(IPAddress source, ReadOnlySpan<byte> pimMessage)
+    {
+        var header = new Ipv4HeaderBuilder
+        {
+            Tos = TosInternetworkControl,
+            Ttl = 1,
+            Protocol = PimProtocol,
+            Source = Ipv4Header.FromAddress(source),
+            Destination = Ipv4Header.FromAddress(AllPimRouters),
+        };
+        Span<byte> datagram = stackalloc byte[header.Length + pimMessage.Length];
+        int offset = header.Write(datagram, pimMessage.Length);
+        pimMessage.CopyTo(datagram[offset..]);
+        _socket.SendTo(datagram, SocketFlags.None, _allPimRouters);
+    }
 
     public void Dispose() => _socket.Dispose();
 

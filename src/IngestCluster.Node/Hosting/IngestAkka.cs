@@ -37,7 +37,7 @@ public static class IngestAkka
     {
         Directory.CreateDirectory(settings.Node.DataDirectory);
         var cluster = settings.Cluster;
-        string[] roles = settings.Egress.HostsSources ? [Role, SourcesRole] : [Role];
+        string[] roles = Roles(settings);
         string[] seeds = cluster.SeedNodes.Count > 0 ? [.. cluster.SeedNodes]
             : cluster.Bootstrap.Enabled ? []
             : [cluster.SelfAddress];
@@ -95,6 +95,8 @@ public static class IngestAkka
         {
             akka.WithShardRegionProxy<SourceRegion>("sources", SourcesRole, extractor);
         }
+        akka.WithActors((system, registry) =>
+            registry.Register<ClusterFactsActor>(system.ActorOf(ClusterFactsActor.Props(settings.Persistence, metrics), "cluster-facts")));
         // After the region: the budget tells the sources stage what to join.
         return akka.WithSingleton<BandwidthBudgetActor>(
             "budget",
@@ -102,6 +104,17 @@ public static class IngestAkka
             new ClusterSingletonOptions { Role = Role },
             createProxyToo: true);
     }
+
+    /// <summary>The node's roles: <see cref="Role"/>; <see cref="SourcesRole"/> when it hosts sources; and, for each
+    /// downstream LAN with a cluster neighbour address, <see cref="ClusterAddressRole"/> (only those members hold it).</summary>
+    public static string[] Roles(IngestSettings settings) =>
+    [
+        Role,
+        .. settings.Egress.HostsSources ? [SourcesRole] : Array.Empty<string>(),
+        .. settings.Pim.Select(p => p.ClusterAddress).OfType<System.Net.IPAddress>().Select(ClusterAddressRole),
+    ];
+
+    public static string ClusterAddressRole(System.Net.IPAddress address) => $"lan-{address}";
 
     /// <summary>Binds each stage's serializer to its marker interface: every message that crosses nodes, and every
     /// persisted event, has its own compact format with stable manifests (docs/wire-format.md).</summary>

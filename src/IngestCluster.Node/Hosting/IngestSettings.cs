@@ -258,6 +258,7 @@ public sealed record IngestSettings(
                 HelloHoldtime = r.Duration($"{key}:HelloHoldtime", helloPeriod * 3.5, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(65534)),
                 OverrideInterval = r.Duration($"{key}:OverrideInterval", TimeSpan.FromSeconds(3), TimeSpan.Zero, TimeSpan.FromMinutes(1)),
                 AcceptUpstream = accept,
+                ClusterAddress = r.OptionalString($"{key}:ClusterAddress") is { } vip ? r.Address($"{key}:ClusterAddress", vip) : null,
                 SsmRanges = ssm.Count > 0 ? ssm : [IPNetwork.Parse("232.0.0.0/8")],
                 SnapshotInterval = joinfiles.SnapshotInterval,
             });

@@ -1,6 +1,7 @@
 using System.Net;
 using Akka;
 using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Hosting;
 using IngestCluster.Node.Budget;
 using IngestCluster.Node.Demand;
@@ -50,6 +51,16 @@ public static class NodeStages
             {
                 var listener = system.ActorOf(PimListenerActor.Props(pim, budget, settings.Node.Name, metrics, clock), $"pim-{pim.Name}");
                 listeners.Add(listener);
+                if (pim.ClusterAddress is { } clusterAddress)
+                {
+                    // One live member holds the LAN's cluster neighbour address; the singleton moves it on a crash or
+                    // a leave (the hand-over stops the old holder before the new one starts, without a goodbye).
+                    system.ActorOf(ClusterSingletonManager.Props(
+                            ClusterAddressActor.Props(pim, metrics),
+                            PoisonPill.Instance,
+                            ClusterSingletonManagerSettings.Create(system).WithRole(IngestAkka.ClusterAddressRole(clusterAddress)).WithSingletonName("holder")),
+                        ClusterAddressActor.SingletonName(clusterAddress));
+                }
                 // Shutdown, step 1 of 3: goodbye Hellos, before the cluster leave moves the shards away and the
                 // tunnels send their BLOCKs (steps 2 and 3 are Akka's own cluster-leave and sharding phases).
                 CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, $"pim-goodbye-{pim.Name}",
