@@ -73,8 +73,8 @@ public sealed class ClusterFactsActor : ReceiveActor, IWithTimers
             else
             {
                 _journalError = m.Error;
-                _log.Warning("journal.identity_unknown: {0}; retrying in 10 s", m.Error);
-                Timers.StartSingleTimer("read-journal", ReadJournal.Instance, TimeSpan.FromSeconds(10));
+                _log.Warning("journal.identity_unknown: {0}; retrying in 2 s", m.Error);
+                Timers.StartSingleTimer("read-journal", ReadJournal.Instance, TimeSpan.FromSeconds(2));
             }
         });
         Receive<ReadJournal>(_ => Read());
