@@ -84,7 +84,7 @@ internal sealed class DormsServer : IAsyncDisposable
     private readonly string _root;
     private readonly Dictionary<(IPAddress Source, IPAddress Group), DormsFlow> _flows = [];
     private readonly CancellationTokenSource _stopping = new();
-    private long _requests, _held, _endlessBytes;
+    private long _requests, _held, _endless, _endlessBytes;
 
     private DormsServer(WebApplication app, DormsServerOptions options)
     {
@@ -109,6 +109,9 @@ internal sealed class DormsServer : IAsyncDisposable
 
     /// <summary><see cref="DormsMisbehaviour.Slow"/> requests being held now.</summary>
     public long HeldRequests => Interlocked.Read(ref _held);
+
+    /// <summary><see cref="DormsMisbehaviour.Endless"/> responses being written now.</summary>
+    public long OpenEndlessResponses => Interlocked.Read(ref _endless);
 
     /// <summary>Body bytes sent by <see cref="DormsMisbehaviour.Endless"/> flows so far.</summary>
     public long EndlessBytesSent => Interlocked.Read(ref _endlessBytes);
@@ -254,6 +257,7 @@ internal sealed class DormsServer : IAsyncDisposable
                 response.ContentType = YangDataJson;
                 var chunk = new byte[EndlessChunk];
                 Array.Fill(chunk, (byte)'x');
+                Interlocked.Increment(ref _endless);
                 try
                 {
                     await response.Body.WriteAsync("{\"ietf-cbacc:cbacc\":{\"max-speed\":1,\"padding\":\""u8.ToArray(), aborted.Token).ConfigureAwait(false);
@@ -267,6 +271,10 @@ internal sealed class DormsServer : IAsyncDisposable
                 catch (Exception e) when (e is OperationCanceledException or IOException)
                 {
                     // The client stopped reading and went away, as it should.
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _endless);
                 }
                 context.Abort();
                 return;
