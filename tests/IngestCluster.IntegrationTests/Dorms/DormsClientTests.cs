@@ -129,6 +129,13 @@ public sealed class DormsClientTests(DormsFixture lab) : IClassFixture<DormsFixt
     }
 
     [Fact]
+    public async Task An_ipv6_flow_is_found_under_ip6_arpa_with_its_keys_percent_encoded()
+    {
+        var result = await Within(Client().FetchAsync(DormsFixture.Ipv6));
+        AssertFound(result, 500_000);
+    }
+
+    [Fact]
     public async Task A_target_that_fails_is_skipped_for_the_next_in_SRV_order()
     {
         // Priority 0 is the server with the untrusted certificate (which would say 9999 kbit/s); priority 10 says 4000.

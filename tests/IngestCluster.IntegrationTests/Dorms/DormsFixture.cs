@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using IngestCluster.IntegrationTests.Dns;
 using IngestCluster.Lab;
 using IngestCluster.Protocols;
+using IngestCluster.Protocols.Driad;
 
 namespace IngestCluster.IntegrationTests.Dorms;
 
@@ -15,7 +16,7 @@ namespace IngestCluster.IntegrationTests.Dorms;
 /// <item><c>wrongca.example.net</c>, certificate from a CA the client does not trust: source .20.</item>
 /// <item><c>xrd.example.net</c>, host-meta in XRD only, RESTCONF root <c>/api/restconf</c>, address TTL 200 s: source .30.</item>
 /// </list>
-/// Source .40 has two SRV targets: wrongca first (priority 0), then dorms (priority 10). Source .14 has no SRV
+/// Source 2001:db8::4 (under 8.b.d.0.1.0.0.2.ip6.arpa) is on dorms too. Source .40 has two SRV targets: wrongca first (priority 0), then dorms (priority 10). Source .14 has no SRV
 /// record. The zone's SRV TTL is 300 s and its negative TTL (SOA minimum) 60 s.
 /// </summary>
 public sealed class DormsFixture : IAsyncLifetime
@@ -25,6 +26,7 @@ public sealed class DormsFixture : IAsyncLifetime
     public static readonly IPAddress XrdSource = IPAddress.Parse("198.51.100.30");
     public static readonly IPAddress FailoverSource = IPAddress.Parse("198.51.100.40");
     public static readonly IPAddress SourceWithoutSrv = IPAddress.Parse("198.51.100.14");
+    public static readonly IPAddress Ipv6Source = IPAddress.Parse("2001:db8::4");
 
     public static readonly SourceGroup Good = Flow(Source, "232.1.1.1");
     public static readonly SourceGroup GoodOlder = Flow(Source, "232.1.1.9");
@@ -38,6 +40,7 @@ public sealed class DormsFixture : IAsyncLifetime
     public static readonly SourceGroup OnXrd = Flow(XrdSource, "232.2.2.2");
     public static readonly SourceGroup OnFailover = Flow(FailoverSource, "232.1.1.1");
     public static readonly SourceGroup WithoutSrv = Flow(SourceWithoutSrv, "232.1.1.1");
+    public static readonly SourceGroup Ipv6 = Flow(Ipv6Source, "ff3e::8000:1");
 
     private readonly List<X509Certificate2> _certificates = [];
     private string _directory = string.Empty;
@@ -76,6 +79,7 @@ public sealed class DormsFixture : IAsyncLifetime
                 new DormsFlow(Slow.Source, Slow.Group, 1, Misbehaviour: DormsMisbehaviour.Slow),
                 new DormsFlow(Endless.Source, Endless.Group, 1, Misbehaviour: DormsMisbehaviour.Endless),
                 new DormsFlow(OnFailover.Source, OnFailover.Group, 4000),
+                new DormsFlow(Ipv6.Source, Ipv6.Group, 500),
             ],
             MaxAge: TimeSpan.FromSeconds(120)));
         WrongCa = await DormsServer.StartAsync(new DormsServerOptions(
@@ -106,6 +110,9 @@ public sealed class DormsFixture : IAsyncLifetime
                     _dorms._tcp.40  IN SRV 10 0 {Dorms.EndPoint.Port} dorms.example.net.
                     ; 14 has no SRV record
                     14              IN TXT "no DORMS here"
+                    """,
+                ["8.b.d.0.1.0.0.2.ip6.arpa"] = Soa + $"""
+                    _dorms._tcp.{ReverseName.For(Ipv6Source)} IN SRV 0 0 {Dorms.EndPoint.Port} dorms.example.net.
                     """,
                 ["example.net"] = Soa + """
                     ns          IN A 127.0.0.1

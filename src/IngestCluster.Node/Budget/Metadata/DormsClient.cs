@@ -184,6 +184,10 @@ public sealed class DormsClient : IFlowMetadataSource, IDisposable
 
     private async Task<MetadataResult> FetchFromTargetAsync(SourceGroup flow, SrvTarget target, TimeSpan ttl, CancellationToken cancellationToken)
     {
+        if (Uri.CheckHostName(target.Host) is UriHostNameType.Unknown or UriHostNameType.Basic)
+        {
+            return Failed(MetadataFailure.DnsError, $"SRV target '{target.Host}' is not a host name");
+        }
         if (!IPAddress.TryParse(target.Host, out _))
         {
             var resolved = await ResolveHostAsync(target.Host, cancellationToken).ConfigureAwait(false);
