@@ -3,8 +3,8 @@ using IngestCluster.Lab;
 // IngestCluster.Lab SUBCOMMAND [--option value ...]: lab peers for the end-to-end tests. Status lines go to
 // stdout as one JSON object a line; usage errors go to stderr with exit code 2.
 const string Usage =
-    "usage: IngestCluster.Lab <source|receiver|relay|inject> [options]\n  " + MulticastSource.Usage + "\n  " +
-    MulticastReceiver.Usage + "\n  " + RelayCommand.Usage + "\n  " + PacketInjector.Usage;
+    "usage: IngestCluster.Lab <source|receiver|relay|inject|dorms> [options]\n  " + MulticastSource.Usage + "\n  " +
+    MulticastReceiver.Usage + "\n  " + RelayCommand.Usage + "\n  " + PacketInjector.Usage + "\n  " + DormsCommand.Usage;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 {
@@ -19,6 +19,7 @@ var subcommandUsage = args[0] switch
     "receiver" => MulticastReceiver.Usage,
     "relay" => RelayCommand.Usage,
     "inject" => PacketInjector.Usage,
+    "dorms" => DormsCommand.Usage,
     _ => null,
 };
 if (subcommandUsage is null)
@@ -35,6 +36,7 @@ try
         "source" => await new MulticastSource(rest).RunAsync(StatusWriter.Console).ConfigureAwait(false),
         "receiver" => await new MulticastReceiver(rest).RunAsync(StatusWriter.Console).ConfigureAwait(false),
         "inject" => PacketInjector.Run(rest, StatusWriter.Console),
+        "dorms" => await DormsCommand.RunAsync(rest, StatusWriter.Console).ConfigureAwait(false),
         _ => await RelayCommand.RunAsync(rest, StatusWriter.Console).ConfigureAwait(false),
     };
 }
