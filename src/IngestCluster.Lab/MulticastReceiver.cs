@@ -15,10 +15,10 @@ internal sealed class MulticastReceiver
 {
     public const string Usage =
         "usage: IngestCluster.Lab receiver --source S --group G --port P --interface IF [--duration 10s] " +
-        "[--expect-rate 100] [--leave-after 10s] [--linger 5s] [--status-interval 1s]";
+        "[--expect-rate 100] [--leave-after 10s] [--linger 5s] [--status-interval 1s] [--report-gaps 200ms]";
 
     private static readonly HashSet<string> ValueOptions =
-        ["source", "group", "port", "interface", "duration", "expect-rate", "leave-after", "linger", "status-interval"];
+        ["source", "group", "port", "interface", "duration", "expect-rate", "leave-after", "linger", "status-interval", "report-gaps"];
 
     private readonly IPAddress _source;
     private readonly IPAddress _group;
@@ -29,6 +29,8 @@ internal sealed class MulticastReceiver
     private readonly TimeSpan? _leaveAfter;
     private readonly TimeSpan _linger;
     private readonly TimeSpan _statusInterval;
+    private readonly TimeSpan? _reportGaps;
+    private StatusWriter? _status;
 
     private readonly Lock _gate = new();
     private readonly SequenceTracker _tracker = new();
@@ -53,10 +55,12 @@ internal sealed class MulticastReceiver
         _leaveAfter = options.Duration("leave-after");
         _linger = options.Duration("linger") ?? TimeSpan.Zero;
         _statusInterval = options.Duration("status-interval") ?? TimeSpan.FromSeconds(1);
+        _reportGaps = options.Duration("report-gaps");
     }
 
     public async Task<int> RunAsync(StatusWriter status)
     {
+        _status = status;
         using var lifetime = new LabLifetime(_duration);
         var interfaceAddress = NetworkInterfaces.Ipv4AddressOf(_interface);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -183,8 +187,25 @@ internal sealed class MulticastReceiver
                     _malformed++;
                     continue;
                 }
+                ulong highestBefore = _tracker.HighestSequence;
+                bool hadPacket = _firstPacketAt != 0;
                 _tracker.Observe(sequence);
                 _bytes += length;
+                if (hadPacket && _reportGaps is { } threshold && Stopwatch.GetElapsedTime(_lastPacketAt, now) >= threshold)
+                {
+                    // An outage, measured at this receiver: from the last packet before it to this one, with the
+                    // sequence numbers the source sent meanwhile and we never got.
+                    double gapMs = Stopwatch.GetElapsedTime(_lastPacketAt, now).TotalMilliseconds;
+                    long missing = sequence > highestBefore ? (long)(sequence - highestBefore - 1) : 0;
+                    _status?.Write("gap", json =>
+                    {
+                        json.WriteNumber("gapMs", Math.Round(gapMs, 1));
+                        json.WriteNumber("afterSequence", highestBefore);
+                        json.WriteNumber("resumedAtSequence", sequence);
+                        json.WriteNumber("missing", missing);
+                        json.WriteNumber("resumedAtUnixMs", nowMicroseconds / 1000);
+                    });
+                }
                 if (_firstPacketAt == 0)
                 {
                     _firstPacketAt = now;
@@ -215,6 +236,7 @@ internal sealed class MulticastReceiver
                 json.WriteNumber("received", s.Received);
                 json.WriteNumber("receivedSinceLastStatus", s.Received - previous);
                 json.WriteNumber("lost", s.Lost);
+                json.WriteNumber("duplicates", s.Duplicates);
                 json.WriteNumber("receivedAfterLeave", s.ReceivedAfterLeave);
                 WriteMilliseconds(json, "msSinceLastPacket", s.LastPacketAt, Stopwatch.GetTimestamp());
             });

@@ -59,6 +59,32 @@ public sealed class NetnsLab : IAsyncDisposable
         }
     }
 
+    /// <summary>A Linux bridge <paramref name="bridge"/> in namespace <paramref name="name"/>: a LAN that several
+    /// namespaces attach to with <see cref="Attach"/>.</summary>
+    public void Bridge(string name, string bridge)
+    {
+        Run("ip", "-n", Ns(name), "link", "add", bridge, "type", "bridge");
+        // No multicast snooping: every port sees every group, as on a plain switch (and PIM to 224.0.0.13 floods).
+        Run("ip", "-n", Ns(name), "link", "set", bridge, "type", "bridge", "mcast_snooping", "0");
+        Run("ip", "-n", Ns(name), "link", "set", bridge, "up");
+    }
+
+    /// <summary>Attaches namespace <paramref name="name"/> to a bridge made by <see cref="Bridge"/>: its interface
+    /// <paramref name="dev"/> with <paramref name="address"/> (CIDR), the bridge side named <paramref name="port"/>.</summary>
+    public void Attach(string name, string dev, string address, string bridgeNamespace, string bridge, string port)
+    {
+        Run("ip", "-n", Ns(name), "link", "add", dev, "type", "veth", "peer", "name", port, "netns", Ns(bridgeNamespace));
+        Run("ip", "-n", Ns(name), "addr", "add", address, "dev", dev);
+        Run("ip", "-n", Ns(name), "link", "set", dev, "up");
+        Sysctl(name, $"net.ipv4.conf.{dev}.rp_filter", "0");
+        Run("ip", "-n", Ns(bridgeNamespace), "link", "set", port, "master", bridge);
+        Run("ip", "-n", Ns(bridgeNamespace), "link", "set", port, "up");
+    }
+
+    /// <summary>Sets a link of a namespace up or down (a cut cable).</summary>
+    public void SetLink(string name, string dev, bool up) =>
+        Run("ip", "-n", Ns(name), "link", "set", dev, up ? "up" : "down");
+
     public void Sysctl(string name, string key, string value) =>
         Run("ip", "netns", "exec", Ns(name), "sysctl", "-qw", $"{key}={value}");
 

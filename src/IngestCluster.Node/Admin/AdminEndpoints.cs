@@ -44,6 +44,19 @@ public static class AdminEndpoints
         return app;
     }
 
+    private static async Task<bool> HeldHere(ActorSystem system, string path, TimeSpan timeout)
+    {
+        try
+        {
+            var identity = await system.ActorSelection(path).Ask<ActorIdentity>(new Identify(path), timeout);
+            return identity.Subject is not null;
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
     private static async Task<object> Status(IServiceProvider services)
     {
         var system = services.GetRequiredService<ActorSystem>();
@@ -116,9 +129,21 @@ public static class AdminEndpoints
             journal = new { error = "cluster facts did not answer: " + e.Message };
         }
 
+        // What this node holds right now: the budget singleton, and which LANs' cluster neighbour addresses.
+        bool budgetHere = await HeldHere(system, "/user/budget/budget", timeout);
+        var addressesHere = new List<string>();
+        foreach (var address in settings.Pim.Select(p => p.ClusterAddress).OfType<System.Net.IPAddress>())
+        {
+            if (await HeldHere(system, $"/user/{Demand.ClusterAddressActor.SingletonName(address)}/holder", timeout))
+            {
+                addressesHere.Add(address.ToString());
+            }
+        }
+
         return new
         {
             node = settings.Node.Name,
+            holds = new { budget = budgetHere, clusterAddresses = addressesHere },
             journal,
             memberDownstreamAddresses = upstreams,
             pim,

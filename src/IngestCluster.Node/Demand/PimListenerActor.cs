@@ -117,7 +117,7 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         var socket = _socket;
         new Thread(() => ReceiveLoop(socket, self)) { IsBackground = true, Name = $"pim-rx {_settings.Name}" }.Start();
         _log.Info("pim.started: {0} (index {1}), GenID {2}, accepting Joins to {3}", _settings.Name, socket.InterfaceIndex,
-            _generationId, string.Join(", ", _accepted.Order()));
+            _generationId, string.Join(", ", _accepted.Select(a => a.ToString()).Order(StringComparer.Ordinal)));
         Hello(_settings.HelloHoldtime);
         Timers.StartPeriodicTimer("hello", SendHello.Instance, _settings.HelloPeriod);
     }
@@ -136,7 +136,7 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         if (!accepted.SetEquals(_accepted))
         {
             _accepted = accepted;
-            _log.Info("pim.accepting: Joins on {0} addressed to {1}", _settings.Name, string.Join(", ", accepted.Order()));
+            _log.Info("pim.accepting: Joins on {0} addressed to {1}", _settings.Name, string.Join(", ", accepted.Select(a => a.ToString()).Order(StringComparer.Ordinal)));
         }
     }
 

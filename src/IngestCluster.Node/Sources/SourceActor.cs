@@ -53,7 +53,12 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         _relayFailures = deps.Metrics.Counter("ingest_source_relay_failures_total", "", "Relays that failed and were held down");
 
         Receive<SourceProtocol.EnsureGroups>(m => Handle(new SourceInput.DesiredGroups(m.Groups)));
-        Receive<SourceProtocol.GetSourceStatus>(_ => Sender.Tell(_state.ToStatus(_deps.Time.GetUtcNow())));
+        Receive<SourceProtocol.GetSourceStatus>(_ => Sender.Tell(_state.ToStatus(_deps.Time.GetUtcNow()) with
+        {
+            Node = Context.System is ExtendedActorSystem { Provider: Akka.Cluster.ClusterActorRefProvider }
+                ? Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString()
+                : "",
+        }));
         Receive<ResolveFinished>(m => Handle(new SourceInput.Resolved(m.Outcome, m.Attempt)));
         Receive<RetryDue>(m => Handle(new SourceInput.RetryDue(m.Attempt)));
         Receive<TunnelProtocol.TunnelFailed>(m =>

@@ -30,14 +30,16 @@ public static class SourceProtocol
     }
 
     /// <summary>A source's state for people and tests. <paramref name="State"/> is one of the
-    /// <c>SourceState</c> names; <paramref name="Detail"/> says why, e.g. "no AMTRELAY record for 10.0.5.2".</summary>
+    /// <c>SourceState</c> names; <paramref name="Detail"/> says why, e.g. "no AMTRELAY record for 10.0.5.2";
+    /// <paramref name="Node"/> is the cluster address of the node hosting the entity (and so its tunnel).</summary>
     public sealed record SourceStatus(
         string Source,
         string State,
         string? Relay,
         string Detail,
         ImmutableArray<string> Groups,
-        ImmutableArray<string> HeldDownRelays) : ISourceWire;
+        ImmutableArray<string> HeldDownRelays,
+        string Node = "") : ISourceWire;
 
     /// <summary>Sharding's hand-off stop message (a graceful leave or a rebalance moves this entity away). The entity
     /// stops at once and leaves its tunnel lingering, still forwarding, until the new home's tunnel carries the flow

@@ -22,13 +22,13 @@ public sealed class SourceSerializer(ExtendedActorSystem system, NodeMetrics? me
             (ref WireReader r) => new SourceProtocol.GetSourceStatus(r.Address())),
         WireType.Of<SourceProtocol.SourceStatus>("ss",
             (w, m) => w.String(m.Source).String(m.State).Bool(m.Relay is not null).String(m.Relay ?? "").String(m.Detail)
-                .List(m.Groups, (w, g) => w.String(g)).List(m.HeldDownRelays, (w, h) => w.String(h)),
+                .List(m.Groups, (w, g) => w.String(g)).List(m.HeldDownRelays, (w, h) => w.String(h)).String(m.Node),
             (ref WireReader r) =>
             {
                 string source = r.String(), state = r.String();
                 bool hasRelay = r.Bool();
                 string relay = r.String();
-                return new SourceProtocol.SourceStatus(source, state, hasRelay ? relay : null, r.String(), r.Strings(), r.Strings());
+                return new SourceProtocol.SourceStatus(source, state, hasRelay ? relay : null, r.String(), r.Strings(), r.Strings(), r.String());
             }),
     ];
 }

@@ -47,7 +47,7 @@ public sealed class WireContractTests : IDisposable
         { "BudgetSnapshot", "s.b", "010104c633640c04e8010101f6a1a484ce670000" },
         { "EnsureGroups", "eg", "0104c633640c0204e801010104e8010102" },
         { "GetSourceStatus", "gs", "0104c633640c" },
-        { "SourceStatus", "ss", "010d3139382e35312e3130302e31320654756e6e656c010d31302e302e302e313a3232363802757001093233322e312e312e3100" },
+        { "SourceStatus", "ss", "010d3139382e35312e3130302e31320654756e6e656c010d31302e302e302e313a3232363802757001093233322e312e312e310000" },
     };
 
     private static object Sample(string name) => name switch
