@@ -8,6 +8,18 @@ using IngestCluster.Lab.Topology;
 // Every join is cold: the previous flow is released (its Prune, then BLOCK and the tunnel gone) before the next.
 // Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- dataplane [rounds=5]
+//        dotnet run -c Release --project bench/IngestCluster.LabBench -- cluster-scale [sources=1000] [groups-per-source=10]
+//        dotnet run -c Release --project bench/IngestCluster.LabBench -- demand-rate [flows=10000]
+if (args.Length > 0 && args[0] == "cluster-scale")
+{
+    return await IngestCluster.LabBench.ClusterBench.Scale(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1000,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10);
+}
+if (args.Length > 0 && args[0] == "demand-rate")
+{
+    return await IngestCluster.LabBench.ClusterBench.DemandRate(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10000);
+}
 if (args.Length > 0 && args[0] == "dataplane")
 {
     if (!OperatingSystem.IsLinux())

@@ -142,7 +142,9 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         {
             Decide([]);
             PushSources(_state.DesiredGroupsBySource().Keys);
-            Timers.StartSingleTimer("push-all", new BudgetProtocol.PushAgain(null), TimeSpan.FromSeconds(1));
+            // Again, in case the coordinator had not re-homed the gone node's shards yet (idempotent, cheap).
+            Timers.StartSingleTimer("push-all-1", new BudgetProtocol.PushAgain(null), TimeSpan.FromMilliseconds(500));
+            Timers.StartSingleTimer("push-all-2", new BudgetProtocol.PushAgain(null), TimeSpan.FromMilliseconds(1500));
         }
     }
 

@@ -96,7 +96,10 @@ public static class IngestAkka
             akka.WithShardRegionProxy<SourceRegion>("sources", SourcesRole, extractor);
         }
         akka.WithActors((system, registry) =>
-            registry.Register<ClusterFactsActor>(system.ActorOf(ClusterFactsActor.Props(settings.Persistence, metrics), "cluster-facts")));
+        {
+            registry.Register<ClusterFactsActor>(system.ActorOf(ClusterFactsActor.Props(settings.Persistence, metrics), "cluster-facts"));
+            system.ActorOf(JournalWarmupActor.Props(settings.Node.Name.Replace(':', '-')), "journal-warmup");
+        });
         // After the region: the budget tells the sources stage what to join.
         return akka.WithSingleton<BandwidthBudgetActor>(
             "budget",

@@ -209,7 +209,7 @@ public sealed record IngestSettings(
             BackoffMax = r.Duration("Sources:BackoffMax", TimeSpan.FromSeconds(120), TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
             DefaultHoldDown = r.Duration("Sources:RelayHoldDown", TimeSpan.FromMinutes(5), TimeSpan.Zero, TimeSpan.FromHours(24)),
             NoRelayRetry = r.Duration("Sources:NoRelayRetry", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1), TimeSpan.FromHours(24)),
-            HandOffLinger = r.Duration("Sources:HandOffLinger", TimeSpan.FromSeconds(3), TimeSpan.Zero, TimeSpan.FromMinutes(1)),
+            HandOffLinger = r.Duration("Sources:HandOffLinger", TimeSpan.FromSeconds(6), TimeSpan.Zero, TimeSpan.FromMinutes(1)),
             Overrides = new RelayOverrideTable(overrides, r.Bool("Relays:ConsultOverridesFirst", false)),
         };
 

@@ -21,7 +21,7 @@ public sealed record SourceSettings
 
     /// <summary>How long a tunnel keeps forwarding after its source moved to another node (a graceful leave or a
     /// rebalance), so the new home's tunnel carries the flow first: make before break.</summary>
-    public TimeSpan HandOffLinger { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan HandOffLinger { get; init; } = TimeSpan.FromSeconds(6);
 
     /// <summary>Operator relays by source prefix.</summary>
     public RelayOverrideTable Overrides { get; init; } = RelayOverrideTable.Empty;
