@@ -1,10 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
-using Akka.Discovery.Config.Hosting;
 using Akka.Hosting;
-using Akka.Management;
-using Akka.Management.Cluster.Bootstrap;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using IngestCluster.Node.Budget;
@@ -15,8 +12,8 @@ namespace IngestCluster.Node.Hosting;
 
 /// <summary>
 /// The node's Akka set-up: the operator's HOCON from cluster-config/, the wire contract (one serializer per stage),
-/// remoting with separate bind and advertised addresses, a cluster formed from seed nodes or by Akka.Management's
-/// bootstrap (a one-node cluster that joins itself by default), persistence through Akka.Persistence.Sql (SQLite or
+/// remoting with separate bind and advertised addresses, a cluster formed from seed nodes (a one-node cluster that
+/// joins itself by default; stable DNS names such as a StatefulSet's serve as seeds too), persistence through Akka.Persistence.Sql (SQLite or
 /// PostgreSQL), the SourceActor shard region (hosted only by nodes with an egress) and the budget singleton with its
 /// proxy. Program.cs adds the node-local stages (demand, admin) on top.
 /// </summary>
@@ -38,9 +35,7 @@ public static class IngestAkka
         Directory.CreateDirectory(settings.Node.DataDirectory);
         var cluster = settings.Cluster;
         string[] roles = Roles(settings);
-        string[] seeds = cluster.SeedNodes.Count > 0 ? [.. cluster.SeedNodes]
-            : cluster.Bootstrap.Enabled ? []
-            : [cluster.SelfAddress];
+        string[] seeds = cluster.SeedNodes.Count > 0 ? [.. cluster.SeedNodes] : [cluster.SelfAddress];
 
         akka.AddHocon(File.ReadAllText(cluster.ConfigFile), HoconAddMode.Prepend)
             .WithWireContract(metrics)
@@ -55,24 +50,6 @@ public static class IngestAkka
             // Akka.Persistence.Sql.Hosting, without WithConnectivityCheck: that call needs a linq2db method the served
             // linq2db 6.5.1 lacks. The journal's own failures are the budget's to report (docs/cluster.md).
             .WithSqlPersistence(settings.Persistence.ConnectionString, settings.Persistence.Linq2DbProvider, autoInitialize: true);
-
-        if (cluster.Bootstrap.Enabled)
-        {
-            var bootstrap = cluster.Bootstrap;
-            akka.WithAkkaManagement(bootstrap.ManagementHostname, bootstrap.ManagementPort, "0.0.0.0", bootstrap.ManagementPort)
-                .WithConfigDiscovery(options => options.Services =
-                [
-                    new Service { Name = bootstrap.ServiceName, Endpoints = [.. bootstrap.Endpoints] },
-                ])
-                .WithClusterBootstrap(options =>
-                {
-                    options.ContactPointDiscovery.ServiceName = bootstrap.ServiceName;
-                    options.ContactPointDiscovery.DiscoveryMethod = "config";
-                    options.ContactPointDiscovery.RequiredContactPointsNr = bootstrap.RequiredContactPoints;
-                    options.ContactPointDiscovery.StableMargin = TimeSpan.FromSeconds(2);
-                    options.ContactPointDiscovery.Interval = TimeSpan.FromSeconds(1);
-                }, autoStart: true);
-        }
 
         var extractor = new SourceMessageExtractor(maxShards: 100);
         if (settings.Egress.HostsSources)

@@ -11,7 +11,7 @@ namespace IngestCluster.Node.Hosting;
 /// <summary>Section <c>Node</c>.</summary>
 public sealed record NodeSettings(string DataDirectory, string Name);
 
-/// <summary>Section <c>Cluster</c>. With no seed nodes and no bootstrap, the node joins itself: a one-node cluster.
+/// <summary>Section <c>Cluster</c>. With no seed nodes, the node joins itself: a one-node cluster.
 /// <paramref name="Hostname"/> and <paramref name="Port"/> are what other members reach this node at (its cluster
 /// address); <paramref name="BindHostname"/> and <paramref name="BindPort"/> are where it listens, for NAT and
 /// containers.</summary>
@@ -22,23 +22,10 @@ public sealed record ClusterSettings(
     string SystemName,
     string BindHostname,
     int BindPort,
-    string ConfigFile,
-    BootstrapSettings Bootstrap)
+    string ConfigFile)
 {
     /// <summary>This node's cluster address.</summary>
     public string SelfAddress => $"akka.tcp://{SystemName}@{Hostname}:{Port}";
-}
-
-/// <summary>Section <c>Cluster:Bootstrap</c>: forming the cluster with Akka.Management's cluster bootstrap and
-/// config discovery instead of seed nodes: every node lists the management endpoints of the expected members.</summary>
-public sealed record BootstrapSettings(
-    IReadOnlyList<string> Endpoints,
-    string ServiceName,
-    int RequiredContactPoints,
-    string ManagementHostname,
-    int ManagementPort)
-{
-    public bool Enabled => Endpoints.Count > 0;
 }
 
 /// <summary>Section <c>Persistence</c>: where the budget's decisions are journaled.</summary>
@@ -96,24 +83,6 @@ public sealed record IngestSettings(
                 r.Fail("Cluster:SeedNodes", seed, "a cluster address such as akka.tcp://ingest@10.0.0.1:4053");
             }
         }
-        var bootstrap = new BootstrapSettings(
-            r.List("Cluster:Bootstrap:Endpoints"),
-            r.String("Cluster:Bootstrap:ServiceName", "ingest"),
-            r.Int("Cluster:Bootstrap:RequiredContactPoints", 2, 1, 100),
-            r.String("Cluster:Bootstrap:ManagementHostname", hostname),
-            r.Int("Cluster:Bootstrap:ManagementPort", 8558, 1, 65535));
-        foreach (var endpoint in bootstrap.Endpoints)
-        {
-            int colon = endpoint.LastIndexOf(':');
-            if (colon <= 0 || !int.TryParse(endpoint.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int p) || p is < 1 or > 65535)
-            {
-                r.Fail("Cluster:Bootstrap:Endpoints", endpoint, "a management endpoint host:port, such as ingest-0.ingest:8558");
-            }
-        }
-        if (bootstrap.Enabled && seeds.Count > 0)
-        {
-            r.Fail("Cluster:Bootstrap:Endpoints", string.Join(",", bootstrap.Endpoints), "either Cluster:SeedNodes or bootstrap endpoints, not both");
-        }
         var cluster = new ClusterSettings(
             hostname,
             port,
@@ -121,8 +90,7 @@ public sealed record IngestSettings(
             r.String("Cluster:SystemName", "ingest"),
             r.String("Cluster:BindHostname", hostname),
             r.Int("Cluster:BindPort", port, 0, 65535),
-            Path.GetFullPath(r.String("Cluster:ConfigFile", Path.Combine(AppContext.BaseDirectory, "cluster-config", "cluster.conf"))),
-            bootstrap);
+            Path.GetFullPath(r.String("Cluster:ConfigFile", Path.Combine(AppContext.BaseDirectory, "cluster-config", "cluster.conf"))));
         if (!File.Exists(cluster.ConfigFile))
         {
             r.Fail("Cluster:ConfigFile", cluster.ConfigFile, "an existing HOCON file (cluster-config/cluster.conf ships next to the program)");
@@ -164,7 +132,7 @@ public sealed record IngestSettings(
         };
 
         string? egressInterface = r.OptionalString("Egress:Interface");
-        bool standalone = seeds.Count == 0 && !bootstrap.Enabled;
+        bool standalone = seeds.Count == 0;
         var egress = new EgressSettings(egressInterface, r.Int("Egress:Batch", 64, 1, 1024),
             r.Bool("Sources:Host", egressInterface is not null || standalone));
 
