@@ -113,7 +113,9 @@ public static partial class BandwidthPolicy
     /// </summary>
     private sealed class ProbeTable : IDisposable
     {
-        private readonly int[] _slots;
+        // A slot is empty (0) or holds the key's hash in the high half and the item index + 1 in the low half, so
+        // a probe past another key never reads an item.
+        private readonly ulong[] _slots;
         private readonly int _mask;
 
         public ProbeTable(int count)
@@ -123,32 +125,36 @@ public static partial class BandwidthPolicy
             {
                 size <<= 1;
             }
-            _slots = ArrayPool<int>.Shared.Rent(size);
+            _slots = ArrayPool<ulong>.Shared.Rent(size);
             Array.Clear(_slots, 0, size);
             _mask = size - 1;
         }
 
-        public void Dispose() => ArrayPool<int>.Shared.Return(_slots);
+        public void Dispose() => ArrayPool<ulong>.Shared.Return(_slots);
 
         /// <summary>The item whose flow is <paramref name="flow"/>, or −1; with <paramref name="add"/> ≥ 0, adds
         /// that item when none is there.</summary>
         public int Flow(Item[] items, SourceGroup flow, int add = -1)
         {
-            uint h = ((uint)flow.Source.GetHashCode() * 0x9E3779B1u) ^ (uint)flow.Group.GetHashCode();
-            for (int slot = Spread(h) & _mask; ; slot = (slot + 1) & _mask)
+            uint hash = Spread(((uint)flow.Source.GetHashCode() * 0x9E3779B1u) ^ (uint)flow.Group.GetHashCode());
+            for (int slot = (int)hash & _mask; ; slot = (slot + 1) & _mask)
             {
-                int entry = _slots[slot];
+                ulong entry = _slots[slot];
                 if (entry == 0)
                 {
                     if (add >= 0)
                     {
-                        _slots[slot] = add + 1;
+                        _slots[slot] = (ulong)hash << 32 | (uint)(add + 1);
                     }
                     return -1;
                 }
-                if (items[entry - 1].Flow == flow)
+                if ((uint)(entry >> 32) == hash)
                 {
-                    return entry - 1;
+                    int item = (int)(uint)entry - 1;
+                    if (items[item].Flow.Source.Equals(flow.Source) && items[item].Flow.Group.Equals(flow.Group))
+                    {
+                        return item;
+                    }
                 }
             }
         }
@@ -157,26 +163,27 @@ public static partial class BandwidthPolicy
         /// returns it) when there is none.</summary>
         public int Source(Item[] items, IPAddress source, int item)
         {
-            for (int slot = Spread((uint)source.GetHashCode()) & _mask; ; slot = (slot + 1) & _mask)
+            uint hash = Spread((uint)source.GetHashCode());
+            for (int slot = (int)hash & _mask; ; slot = (slot + 1) & _mask)
             {
-                int entry = _slots[slot];
+                ulong entry = _slots[slot];
                 if (entry == 0)
                 {
-                    _slots[slot] = item + 1;
+                    _slots[slot] = (ulong)hash << 32 | (uint)(item + 1);
                     return item;
                 }
-                if (items[entry - 1].Flow.Source.Equals(source))
+                if ((uint)(entry >> 32) == hash && items[(int)(uint)entry - 1].Flow.Source.Equals(source))
                 {
-                    return entry - 1;
+                    return (int)(uint)entry - 1;
                 }
             }
         }
 
-        private static int Spread(uint h)
+        private static uint Spread(uint h)
         {
             h ^= h >> 16;
             h *= 0x85EBCA6Bu;
-            return (int)(h ^ (h >> 13));
+            return h ^ (h >> 13);
         }
     }
 
