@@ -111,18 +111,6 @@ public enum BlockReason
     SiblingBlocked,
 }
 
-public enum ReleaseReason
-{
-    /// <summary>Its last origin left explicitly.</summary>
-    Left,
-    /// <summary>Nobody has claimed it for the demand grace.</summary>
-    Unclaimed,
-    /// <summary>The admitted flows no longer fit in the limit, and this one ranks lowest.</summary>
-    LimitLowered,
-    /// <summary>A flow of the same source with a higher CBACC priority was dropped.</summary>
-    SiblingBlocked,
-}
-
 public readonly record struct FlowAdmission(SourceGroup Flow, Bitrate Bitrate, long Offload);
 
 /// <summary>A flow that may not be admitted, held down until <paramref name="Until"/>.</summary>

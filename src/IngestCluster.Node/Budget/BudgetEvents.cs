@@ -9,6 +9,10 @@ public enum ReleaseReason
     Left = 1,
     /// <summary>No origin claimed it for the demand grace period.</summary>
     Unclaimed = 2,
+    /// <summary>The admitted flows no longer fit in the (lowered) limit, and this one ranks lowest.</summary>
+    LimitLowered = 3,
+    /// <summary>A flow of the same source with a higher CBACC priority was dropped.</summary>
+    SiblingBlocked = 4,
 }
 
 /// <summary>What the budget persists: its admission decisions, never the demand (demand is soft state that
