@@ -50,6 +50,8 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     /// <summary>Which node each origin is on (from the sender's address), so a node's demand goes when it does.</summary>
     private readonly Dictionary<string, Address> _originNodes = [];
     private readonly Address _selfAddress = Cluster.Get(Context.System).SelfAddress;
+    private readonly HashSet<SourceGroup> _pendingLeft = [];
+    private bool _decidePending;
     private BudgetState _state = BudgetState.Empty;
     private int _eventsSinceSnapshot;
 
@@ -75,6 +77,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         Command<DemandProtocol.DemandChanged>(OnDemandChanged);
         Command<DemandProtocol.DemandSnapshot>(OnDemandSnapshot);
         Command<BudgetProtocol.ReconcileTick>(_ => OnReconcileTick());
+        Command<BudgetProtocol.DecideNow>(_ => OnDecideNow());
         Command<BudgetProtocol.SourceHandedOff>(m =>
         {
             PushSources([m.Source]);
@@ -168,7 +171,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     {
         NoteOrigin(changed.Origin);
         _state = _state.WithDemandChanged(changed.Origin, changed.Flow, changed.Joined, Now);
-        Decide(changed.Joined ? [] : [changed.Flow]);
+        DecideSoon(changed.Joined ? [] : [changed.Flow]);
     }
 
     private void OnDemandSnapshot(DemandProtocol.DemandSnapshot snapshot)
@@ -177,7 +180,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         var before = _state.Demand.TryGetValue(snapshot.Origin, out var d) ? d.Flows : [];
         _state = _state.WithSnapshot(snapshot.Origin, snapshot.Flows, Now);
         // What this origin had and no longer lists, it has left.
-        Decide(before.Except(snapshot.Flows));
+        DecideSoon(before.Except(snapshot.Flows));
     }
 
     private void OnReconcileTick()
@@ -196,6 +199,26 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
                 _releasedSources.Remove(source);
             }
         }
+    }
+
+    /// <summary>Decides once for every demand change already in the mailbox: the decision message goes behind them, so a
+    /// burst of 10,000 joins is one evaluation and one batch of events, not 10,000 (and a lone join waits for nothing).</summary>
+    private void DecideSoon(IEnumerable<SourceGroup> explicitlyLeft)
+    {
+        _pendingLeft.UnionWith(explicitlyLeft);
+        if (!_decidePending)
+        {
+            _decidePending = true;
+            Self.Tell(BudgetProtocol.DecideNow.Instance);
+        }
+    }
+
+    private void OnDecideNow()
+    {
+        _decidePending = false;
+        var left = _pendingLeft.ToImmutableHashSet();
+        _pendingLeft.Clear();
+        Decide(left);
     }
 
     private void Decide(IEnumerable<SourceGroup> explicitlyLeft)

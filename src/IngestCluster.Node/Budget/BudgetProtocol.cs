@@ -33,4 +33,11 @@ public static class BudgetProtocol
     /// <summary>The budget's own timer: push every admitted source's groups once more (after a membership change, the
     /// shard coordinator may not have re-homed the dead node's shards at the first push). Local.</summary>
     public sealed record PushAgain(System.Net.IPAddress? Source) : INoSerializationVerificationNeeded;
+
+    /// <summary>The budget's own message: decide now for the demand changes received so far. Local.</summary>
+    public sealed class DecideNow : INoSerializationVerificationNeeded
+    {
+        public static readonly DecideNow Instance = new();
+        private DecideNow() { }
+    }
 }
