@@ -45,7 +45,9 @@ public sealed class InProcessNode : IAsyncDisposable
 
     public Akka.Cluster.Cluster Cluster => Akka.Cluster.Cluster.Get(System);
 
-    public IActorRef Budget => _host.Services.GetRequiredService<ActorRegistry>().Get<BandwidthBudgetActor>();
+    public IActorRef Budget => Registry.Get<BandwidthBudgetActor>();
+
+    public ActorRegistry Registry => _host.Services.GetRequiredService<ActorRegistry>();
 
     public string Address => $"akka.tcp://ingest@127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
 
