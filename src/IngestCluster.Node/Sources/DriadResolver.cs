@@ -323,33 +323,8 @@ public sealed class DriadResolver : IRelayResolver
         return (addresses.Distinct().ToList(), ttl, reason);
     }
 
-    private async Task<(IDnsQueryResponse? Response, string? Failure)> QueryAsync(string name, QueryType type, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var response = await _dns.QueryAsync(name, type, QueryClass.IN, cancellationToken).ConfigureAwait(false);
-            var code = response.Header.ResponseCode;
-            if (code is not (DnsHeaderResponseCode.NoError or DnsHeaderResponseCode.NotExistentDomain))
-            {
-                return (null, $"{name} {TypeName(type)}: {response.ErrorMessage}");
-            }
-            return (response, null);
-        }
-        catch (DnsResponseException e)
-        {
-            return (null, $"{name} {TypeName(type)}: {e.DnsError}: {e.Message}");
-        }
-        catch (SocketException e)
-        {
-            return (null, $"{name} {TypeName(type)}: {e.SocketErrorCode}");
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return (null, $"{name} {TypeName(type)}: timed out");
-        }
-    }
-
-    private static string TypeName(QueryType type) => (int)type == AmtRelayRecord.RecordType ? "AMTRELAY" : type.ToString();
+    private Task<(IDnsQueryResponse? Response, string? Failure)> QueryAsync(string name, QueryType type, CancellationToken cancellationToken) =>
+        DnsQueries.QueryAsync(_dns, name, type, cancellationToken);
 
     private static bool TryGetRdata(DnsResourceRecord record, out byte[] rdata)
     {

@@ -53,6 +53,52 @@ public sealed class IngestSettingsTests
     }
 
     [Fact]
+    public void Cluster_settings_default_to_a_unique_name_and_a_standalone_node_that_hosts_sources()
+    {
+        var standalone = Read([], out var reader);
+        Assert.Empty(reader.Errors);
+        Assert.Equal("127.0.0.1:4053", standalone.Node.Name);
+        Assert.Equal("akka.tcp://ingest@127.0.0.1:4053", standalone.Cluster.SelfAddress);
+        Assert.Equal("127.0.0.1", standalone.Cluster.BindHostname);
+        Assert.True(standalone.Egress.HostsSources);
+        Assert.True(File.Exists(standalone.Cluster.ConfigFile), standalone.Cluster.ConfigFile);
+
+        var member = Read(new()
+        {
+            ["Cluster:Hostname"] = "10.0.0.2",
+            ["Cluster:Port"] = "4100",
+            ["Cluster:BindHostname"] = "0.0.0.0",
+            ["Cluster:SeedNodes:0"] = "akka.tcp://ingest@10.0.0.1:4053",
+        }, out reader);
+        Assert.Empty(reader.Errors);
+        Assert.Equal("10.0.0.2:4100", member.Node.Name);
+        Assert.Equal("0.0.0.0", member.Cluster.BindHostname);
+        Assert.Equal(4100, member.Cluster.BindPort);
+        // A cluster member without an egress interface carries no tunnels unless told to.
+        Assert.False(member.Egress.HostsSources);
+    }
+
+    [Fact]
+    public void Bad_cluster_settings_are_reported_with_their_keys()
+    {
+        Read(new()
+        {
+            ["Cluster:SeedNodes:0"] = "10.0.0.1:4053",
+            ["Cluster:ConfigFile"] = "/nonexistent/cluster.conf",
+            ["Demand:Pim:Interfaces:0:Name"] = "eth1",
+            ["Demand:Pim:Interfaces:0:ClusterAddress"] = "not-an-address",
+            ["Sources:HandOffLinger"] = "6",
+        }, out var reader);
+
+        var keys = reader.Errors.Select(e => e.Key).ToHashSet();
+        Assert.Contains("Cluster:SeedNodes", keys);
+        Assert.Contains("Cluster:ConfigFile", keys);
+        Assert.Contains("Demand:Pim:Interfaces:0:ClusterAddress", keys);
+        Assert.Contains("Sources:HandOffLinger", keys);
+        Assert.Contains(reader.Errors, e => e.Key == "Cluster:SeedNodes" && e.Expected.Contains("akka.tcp://", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_pim_interface_turns_off_the_default_joinfile_and_takes_its_settings()
     {
         var settings = Read(new()

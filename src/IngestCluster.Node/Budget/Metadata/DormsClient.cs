@@ -12,6 +12,8 @@ using IngestCluster.Protocols;
 using IngestCluster.Protocols.Cbacc;
 using IngestCluster.Protocols.Driad;
 
+using IngestCluster.Node.Sources;
+
 namespace IngestCluster.Node.Budget.Metadata;
 
 /// <summary>Fetches the metadata of one flow. <see cref="DormsClient"/> asks DORMS; tests give a fake.</summary>
@@ -580,31 +582,8 @@ public sealed class DormsClient : IFlowMetadataSource, IDisposable
         return (addresses, lifetime, null);
     }
 
-    private async Task<(IDnsQueryResponse? Response, string? Failure)> QueryAsync(string name, QueryType type, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var response = await _dns.QueryAsync(name, type, QueryClass.IN, cancellationToken).ConfigureAwait(false);
-            var code = response.Header.ResponseCode;
-            if (code is not (DnsHeaderResponseCode.NoError or DnsHeaderResponseCode.NotExistentDomain))
-            {
-                return (null, $"{name} {type}: {response.ErrorMessage}");
-            }
-            return (response, null);
-        }
-        catch (DnsResponseException e)
-        {
-            return (null, $"{name} {type}: {e.DnsError}: {e.Message}");
-        }
-        catch (SocketException e)
-        {
-            return (null, $"{name} {type}: {e.SocketErrorCode}");
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return (null, $"{name} {type}: timed out");
-        }
-    }
+    private Task<(IDnsQueryResponse? Response, string? Failure)> QueryAsync(string name, QueryType type, CancellationToken cancellationToken) =>
+        DnsQueries.QueryAsync(_dns, name, type, cancellationToken);
 
     /// <summary>RFC 2308: a negative answer holds for the SOA's TTL or its MINIMUM, whichever is less.</summary>
     private static TimeSpan? NegativeTtl(IDnsQueryResponse response) =>
