@@ -111,22 +111,31 @@ public sealed class NativeEgressTests : IDisposable
         var destinations = new[] { Group, IPAddress.Parse("232.202.0.8") }
             .Select(g => BuildDatagram(IPAddress.Parse(SourceAddress), g, 9, 3, new byte[1316])).ToArray();
 
-        const int Warmup = 200;
+        // Steady state means after the JIT has settled. With dynamic PGO the runtime rejits hot methods a while
+        // after their first calls (tier 0, instrumented, tier 1), and that rejit allocates a few bytes once on
+        // the calling thread at a moment that depends on load (seen: 56 bytes idle, 65 KB under CI's load, never
+        // with DOTNET_TieredPGO=0). So the loop runs rounds of 10,000 sends until one allocates exactly nothing:
+        // an allocation per packet, or per any fixed number of packets, shows in every round and fails.
         const int Sends = 10_000;
+        const int MaxRounds = 20;
         var ok = 0;
-        for (var i = 0; i < Warmup; i++)
+        var rounds = new List<long>();
+        for (var i = 0; i < 200; i++)
         {
             ok += egress.Send(destinations[i & 1]) ? 1 : 0;
         }
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < Sends; i++)
+        while (rounds.Count < MaxRounds && (rounds.Count == 0 || rounds[^1] != 0))
         {
-            ok += egress.Send(destinations[i & 1]) ? 1 : 0;
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < Sends; i++)
+            {
+                ok += egress.Send(destinations[i & 1]) ? 1 : 0;
+            }
+            rounds.Add(GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        Assert.Equal(Warmup + Sends, ok);
-        Assert.Equal(0, allocated);
+        Assert.Equal(200 + rounds.Count * Sends, ok);
+        Assert.True(rounds[^1] == 0, $"every round of {Sends} sends allocated: {string.Join(", ", rounds)} bytes");
     }
 
     private Socket JoinedSocket(SocketType type, ProtocolType protocol, int? bindPort)
@@ -153,7 +162,7 @@ public sealed class NativeEgressTests : IDisposable
     }
 
     /// <summary>IPv4 (no options) + UDP (checksum 0, allowed over IPv4) to <paramref name="group"/>:<see cref="Port"/>.</summary>
-    private static byte[] BuildDatagram(IPAddress source, IPAddress group, byte ttl, ushort identification, byte[] payload)
+    internal static byte[] BuildDatagram(IPAddress source, IPAddress group, byte ttl, ushort identification, byte[] payload)
     {
         var datagram = new byte[20 + 8 + payload.Length];
         var span = datagram.AsSpan();
