@@ -39,6 +39,7 @@ public static class AdminEndpoints
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/metrics", (NodeMetrics metrics) =>
             Results.Text(metrics.ToPrometheusText(), "text/plain; version=0.0.4"));
+        app.MapBudgetAdmin();
         app.MapGet("/status", async (IServiceProvider services) =>
             Results.Text(JsonSerializer.Serialize(await Status(services), Json), "application/json"));
         return app;
@@ -70,14 +71,11 @@ public static class AdminEndpoints
         var sources = new List<object>();
         try
         {
-            var admitted = await registry.Get<BandwidthBudgetActor>().Ask<BudgetProtocol.AdmittedFlows>(BudgetProtocol.GetAdmitted.Instance, timeout);
-            budget = new
-            {
-                admitted = admitted.Flows.Select(f => new { source = f.Source.ToString(), group = f.Group.ToString() }),
-                origins = admitted.Origins,
-            };
+            var report = await registry.Get<BandwidthBudgetActor>().Ask<BudgetProtocol.BudgetReport>(BudgetProtocol.GetBudget.Instance, timeout);
+            budget = BudgetEndpoints.View(report);
+            var admitted = report.Admitted;
             var region = registry.Get<SourceRegion>();
-            var asks = admitted.Flows.Select(f => f.Source).Distinct()
+            var asks = admitted.Select(a => a.Flow.Source).Distinct()
                 .Select(s => region.Ask<SourceProtocol.SourceStatus>(new SourceProtocol.GetSourceStatus(s), timeout));
             foreach (var status in await Task.WhenAll(asks))
             {
@@ -130,7 +128,7 @@ public static class AdminEndpoints
         }
 
         // What this node holds right now: the budget singleton, and which LANs' cluster neighbour addresses.
-        bool budgetHere = await HeldHere(system, "/user/budget/budget", timeout);
+        bool budgetHere = await HeldHere(system, "/user/budget/budget/budget", timeout);
         var addressesHere = new List<string>();
         foreach (var address in settings.Pim.Select(p => p.ClusterAddress).OfType<System.Net.IPAddress>())
         {

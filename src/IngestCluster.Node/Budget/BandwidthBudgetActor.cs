@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
 using Akka.Persistence;
+using IngestCluster.Node.Budget.Metadata;
 using IngestCluster.Node.Demand;
 using IngestCluster.Node.Hosting;
 using IngestCluster.Node.Sources;
@@ -24,15 +25,36 @@ public sealed record BudgetSettings
     /// <summary>An origin that has sent nothing for this long is forgotten (its node is gone).</summary>
     public TimeSpan OriginTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>A snapshot of the admitted set is saved after this many events.</summary>
+    /// <summary>A snapshot of the budget's state is saved after this many events.</summary>
     public int SnapshotEvery { get; init; } = 100;
+
+    /// <summary>What all admitted flows together may use (<c>Budget:Limit</c>); null for no limit, when every
+    /// demanded flow is admitted and no metadata is fetched. The admin API can override it at run time.</summary>
+    public Bitrate? Limit { get; init; }
+
+    /// <summary>The bitrate assumed for a flow without CBACC metadata (<c>Budget:DefaultBitrate</c>); null: such a
+    /// flow counts as larger than any limit, and is blocked.</summary>
+    public Bitrate? DefaultBitrate { get; init; }
+
+    /// <summary>How long a blocked (or dropped) flow is left alone before it is considered again.</summary>
+    public TimeSpan BlockedHoldDown { get; init; } = TimeSpan.FromSeconds(150);
+
+    /// <summary>How long a new flow waits for its metadata before it is decided without it (a slow DORMS never
+    /// holds up the other flows, which are decided meanwhile).</summary>
+    public TimeSpan MetadataWait { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>How metadata is found and fetched (DORMS, <c>Budget:Metadata:*</c>).</summary>
+    public MetadataSettings Metadata { get; init; } = new();
 }
 
 /// <summary>
-/// The cluster's single writer of admission decisions (a cluster singleton). It merges the demand of every
-/// origin, asks the <see cref="AdmissionPolicy"/> what to admit and release, persists those decisions as events,
-/// and tells the sources stage each source's desired groups, at once and again on every reconcile tick.
-/// After a failover it recovers the admitted set before it decides anything new.
+/// The cluster's single writer of admission decisions (a cluster singleton). It merges the demand of every origin,
+/// asks its <see cref="FlowMetadataActor"/> child how big each new flow is (CBACC from DORMS), lets
+/// <see cref="BandwidthPolicy"/> decide what to admit, block and release under the limit, persists those decisions
+/// as events, and only then tells the sources stage each source's desired groups (at once, and again on every
+/// reconcile tick). After a failover it recovers the admitted set, the hold-downs and the run-time limit before it
+/// decides anything new. When the journal fails it stops (its supervisor restarts it with backoff): the sources keep
+/// what they were told, and nothing new is admitted until the decision can be persisted.
 /// </summary>
 public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
 {
@@ -42,33 +64,50 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private readonly IActorRef _sources;
     private readonly BudgetSettings _settings;
     private readonly TimeProvider _clock;
-    private readonly AdmissionPolicy _policy;
+    private readonly Props? _metadataProps;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly MetricCounter _admitted;
     private readonly MetricCounter _released;
+    private readonly MetricCounter _blocked;
+    private readonly MetricCounter _persistFailures;
+    private readonly MetricCounter _recoveryFailures;
     private readonly Dictionary<IPAddress, int> _releasedSources = [];
     /// <summary>Which node each origin is on (from the sender's address), so a node's demand goes when it does.</summary>
     private readonly Dictionary<string, Address> _originNodes = [];
     private readonly Address _selfAddress = Cluster.Get(Context.System).SelfAddress;
     private readonly HashSet<SourceGroup> _pendingLeft = [];
+    /// <summary>What the metadata child said of each flow (soft: a new singleton asks again).</summary>
+    private readonly Dictionary<SourceGroup, MetadataEntry> _metadata = [];
+    /// <summary>Flows whose metadata was asked for and has not come, with since when.</summary>
+    private readonly Dictionary<SourceGroup, DateTimeOffset> _pending = [];
+    /// <summary>New flows held back until their cohort's metadata is in (or its wait is over), by flow.</summary>
+    private readonly Dictionary<SourceGroup, Cohort> _waiting = [];
+    private readonly Dictionary<int, Cohort> _cohorts = [];
+    private int _nextCohort;
+    private IActorRef? _metadataActor;
     private bool _decidePending;
     private BudgetState _state = BudgetState.Empty;
     private int _eventsSinceSnapshot;
 
-    public BandwidthBudgetActor(IActorRef sources, BudgetSettings settings, TimeProvider clock, NodeMetrics metrics)
+    public BandwidthBudgetActor(IActorRef sources, BudgetSettings settings, TimeProvider clock, NodeMetrics metrics, Props? metadataProps,
+        string persistenceId = PersistenceIdValue)
     {
+        PersistenceId = persistenceId;
         _sources = sources;
         _settings = settings;
         _clock = clock;
-        _policy = new AdmissionPolicy(settings.DemandGrace);
+        _metadataProps = metadataProps;
         _admitted = metrics.Counter("ingest_budget_flows_admitted_total", help: "Flows the budget admitted.");
         _released = metrics.Counter("ingest_budget_flows_released_total", help: "Flows the budget released.");
+        _blocked = metrics.Counter("ingest_budget_flows_blocked_total", help: "Times the budget held a flow down (blocked, or dropped for the limit).");
+        _persistFailures = metrics.Counter("ingest_budget_journal_failures_total", "stage=\"persist\"", "Budget decisions the journal could not persist, and recoveries it could not serve (the budget restarts with backoff).");
+        _recoveryFailures = metrics.Counter("ingest_budget_journal_failures_total", "stage=\"recover\"", "Budget decisions the journal could not persist, and recoveries it could not serve (the budget restarts with backoff).");
 
         Recover<SnapshotOffer>(offer =>
         {
             if (offer.Snapshot is BudgetEvents.BudgetSnapshot snapshot)
             {
-                _state = snapshot.Admitted.Aggregate(BudgetState.Empty, (s, e) => s.Apply(e));
+                _state = BudgetState.From(snapshot);
             }
         });
         Recover<BudgetEvents.IBudgetEvent>(e => _state = _state.Apply(e));
@@ -78,6 +117,10 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         Command<DemandProtocol.DemandSnapshot>(OnDemandSnapshot);
         Command<BudgetProtocol.ReconcileTick>(_ => OnReconcileTick());
         Command<BudgetProtocol.DecideNow>(_ => OnDecideNow());
+        Command<MetadataProtocol.FlowMetadataResult>(OnMetadata);
+        Command<CohortWaitOver>(m => OnCohortWaitOver(m.Id));
+        Command<BudgetProtocol.SetLimit>(OnSetLimit);
+        Command<BudgetProtocol.GetBudget>(_ => Sender.Tell(Report()));
         Command<BudgetProtocol.SourceHandedOff>(m =>
         {
             PushSources([m.Source]);
@@ -107,18 +150,35 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         Command<DeleteMessagesFailure>(f => _log.Warning(f.Cause, "budget.delete_failed: {0}", f.Cause.Message));
     }
 
-    public override string PersistenceId => PersistenceIdValue;
+    public override string PersistenceId { get; }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef sources, BudgetSettings settings, TimeProvider clock, NodeMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new BandwidthBudgetActor(sources, settings, clock, metrics));
+    public static Props Props(IActorRef sources, BudgetSettings settings, TimeProvider clock, NodeMetrics metrics, Props? metadataProps = null,
+        string persistenceId = PersistenceIdValue) =>
+        Akka.Actor.Props.Create(() => new BandwidthBudgetActor(sources, settings, clock, metrics, metadataProps, persistenceId));
+
+    /// <summary>The budget under a backoff supervisor: when the journal fails (a database outage) the budget stops,
+    /// and is started again after 1, 2, 4 ... 30 s, recovering from the journal once it answers.</summary>
+    public static Props Supervised(Props budget) =>
+        Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
+            budget, "budget", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1));
 
     private DateTimeOffset Now => _clock.GetUtcNow();
+
+    /// <summary>The limit in force: the run-time one, else the settings'; null for none.</summary>
+    private Bitrate? Limit => _state.LimitOverride is { } limit ? new Bitrate(limit) : _settings.Limit;
+
+    /// <summary>Whether new flows wait for metadata: only under a limit, with fetching on.</summary>
+    private bool MetadataNeeded => Limit is not null && _metadataActor is not null;
 
     protected override void PreStart()
     {
         base.PreStart();
+        if (_metadataProps is not null && _settings.Metadata.Enabled)
+        {
+            _metadataActor = Context.ActorOf(_metadataProps, "metadata");
+        }
         Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
             typeof(ClusterEvent.IMemberEvent));
     }
@@ -127,6 +187,21 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     {
         Cluster.Get(Context.System).Unsubscribe(Self);
         base.PostStop();
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _persistFailures.Increment();
+        _log.Error(cause, "budget.journal_failed: could not persist {0} ({1}); the budget stops and restarts with backoff, "
+            + "admitting nothing new until the journal answers; the sources keep their flows", @event.GetType().Name, cause.Message);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _recoveryFailures.Increment();
+        _log.Error(reason, "budget.recovery_failed: the journal did not serve the budget's recovery ({0}); retrying with backoff", reason.Message);
+        base.OnRecoveryFailure(reason, message);
     }
 
     /// <summary>A node left or was downed: forget its origins' demand (its flows stay admitted while any other
@@ -161,8 +236,9 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     {
         // Grace for recovered flows counts from now: their origins have not had the chance to claim them yet.
         var now = Now;
-        _state = _state with { LastClaimed = _state.Admitted.Keys.ToImmutableDictionary(f => f, _ => now) };
-        _log.Info("budget.recovered: {0} admitted flow(s) recovered", _state.Admitted.Count);
+        _state = _state with { Admitted = _state.Admitted.ToImmutableDictionary(kv => kv.Key, kv => kv.Value with { LastClaimed = now }) };
+        _log.Info("budget.recovered: {0} admitted flow(s), {1} hold-down(s), limit {2}", _state.Admitted.Count, _state.Blocked.Count,
+            Limit?.ToString() ?? "none");
         Timers.StartPeriodicTimer("reconcile", BudgetProtocol.ReconcileTick.Instance, _settings.ReconcileInterval);
         Self.Tell(BudgetProtocol.ReconcileTick.Instance);
     }
@@ -170,22 +246,29 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private void OnDemandChanged(DemandProtocol.DemandChanged changed)
     {
         NoteOrigin(changed.Origin);
-        _state = _state.WithDemandChanged(changed.Origin, changed.Flow, changed.Joined, Now);
+        _state = _state.WithDemandChanged(changed.Origin, changed.Flow, changed.Joined, changed.Population, Now);
         DecideSoon(changed.Joined ? [] : [changed.Flow]);
     }
 
     private void OnDemandSnapshot(DemandProtocol.DemandSnapshot snapshot)
     {
         NoteOrigin(snapshot.Origin);
-        var before = _state.Demand.TryGetValue(snapshot.Origin, out var d) ? d.Flows : [];
-        _state = _state.WithSnapshot(snapshot.Origin, snapshot.Flows, Now);
+        var before = _state.Demand.TryGetValue(snapshot.Origin, out var d) ? d.Flows : ImmutableDictionary<SourceGroup, int>.Empty;
+        var flows = ImmutableDictionary.CreateBuilder<SourceGroup, int>();
+        for (int i = 0; i < snapshot.Flows.Length; i++)
+        {
+            flows[snapshot.Flows[i]] = snapshot.PopulationAt(i);
+        }
+        var now = flows.ToImmutable();
+        _state = _state.WithSnapshot(snapshot.Origin, now, Now);
         // What this origin had and no longer lists, it has left.
-        DecideSoon(before.Except(snapshot.Flows));
+        DecideSoon(before.Keys.Where(f => !now.ContainsKey(f)));
     }
 
     private void OnReconcileTick()
     {
         _state = _state.WithoutSilentOrigins(Now - _settings.OriginTimeout);
+        RefreshMetadata();
         Decide([]);
         foreach (var (source, groups) in _state.DesiredGroupsBySource())
         {
@@ -199,6 +282,28 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
                 _releasedSources.Remove(source);
             }
         }
+    }
+
+    private void OnSetLimit(BudgetProtocol.SetLimit set)
+    {
+        var replyTo = Sender;
+        if (set.BitsPerSecond is < 0)
+        {
+            replyTo.Tell(new Status.Failure(new ArgumentOutOfRangeException(nameof(set), "a limit is 0 bit/s or more")));
+            return;
+        }
+        var before = Limit;
+        Persist(new BudgetEvents.LimitChanged(Now, set.BitsPerSecond), e =>
+        {
+            _state = _state.Apply(e);
+            _log.Info("budget.limit_changed: {0} -> {1} ({2})", before?.ToString() ?? "none", Limit?.ToString() ?? "none",
+                e.BitsPerSecond is null ? "from the settings" : "set at run time");
+            MaybeSnapshot(1);
+            RefreshMetadata();
+            Decide([]);
+            // Behind the decision's events: the report shows the flows the new limit admitted or dropped.
+            DeferAsync(e, _ => replyTo.Tell(Report()));
+        });
     }
 
     /// <summary>Decides once for every demand change already in the mailbox: the decision message goes behind them, so a
@@ -223,16 +328,77 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
 
     private void Decide(IEnumerable<SourceGroup> explicitlyLeft)
     {
-        var decision = _policy.Evaluate(_state, Now, explicitlyLeft.ToImmutableHashSet());
+        var now = Now;
+        _state = _state.WithoutExpiredHolds(now);
+        var limit = Limit;
+        var demanded = _state.Demanded();
+        var flows = ImmutableArray.CreateBuilder<DemandedFlow>(demanded.Count);
+        var cohort = new List<SourceGroup>();
+        var refresh = new List<SourceGroup>();
+        foreach (var (flow, population) in demanded)
+        {
+            if (_waiting.ContainsKey(flow))
+            {
+                continue;
+            }
+            _metadata.TryGetValue(flow, out var entry);
+            if (MetadataNeeded && !_state.Admitted.ContainsKey(flow))
+            {
+                if (entry is null && _settings.MetadataWait > TimeSpan.Zero)
+                {
+                    // A new flow under a limit waits for its size, with the flows that came with it (so that they
+                    // are ranked together); the others are decided meanwhile.
+                    cohort.Add(flow);
+                    continue;
+                }
+                if (entry is null || entry.Expires <= now)
+                {
+                    refresh.Add(flow);
+                }
+            }
+            flows.Add(new DemandedFlow(flow, population, entry?.Metadata));
+        }
+        StartCohort(cohort, now);
+        AskMetadata(refresh, now);
+
+        var input = new PolicyInput
+        {
+            // No limit: everything fits, and a flow without metadata counts 0 (nothing is fetched either).
+            Limit = limit ?? new Bitrate(long.MaxValue),
+            DefaultBitrate = limit is null ? _settings.DefaultBitrate ?? Bitrate.Zero : _settings.DefaultBitrate,
+            Demanded = flows.ToImmutable(),
+            Admitted = _state.Admitted,
+            HeldDownUntil = _state.Blocked.ToImmutableDictionary(kv => kv.Key, kv => kv.Value.Until),
+            ExplicitlyLeft = explicitlyLeft.ToImmutableHashSet(),
+            DemandGrace = _settings.DemandGrace,
+            BlockedHoldDown = _settings.BlockedHoldDown,
+            Now = now,
+        };
+        var decision = BandwidthPolicy.Evaluate(input);
         if (decision.IsEmpty)
         {
             return;
         }
-        var now = Now;
-        var events = decision.Admit.Select(f => (BudgetEvents.IBudgetEvent)new BudgetEvents.FlowAdmitted(f, now))
-            .Concat(decision.Release.Select(r => new BudgetEvents.FlowReleased(r.Flow, now, r.Reason)))
-            .ToList();
-        var touchedSources = decision.Admit.Select(f => f.Source)
+
+        var events = new List<BudgetEvents.IBudgetEvent>(decision.Admit.Length + decision.Block.Length + decision.Release.Length);
+        foreach (var release in decision.Release)
+        {
+            events.Add(new BudgetEvents.FlowReleased(release.Flow, now, release.Reason));
+            if (release.HeldDownUntil is { } until)
+            {
+                events.Add(new BudgetEvents.FlowBlocked(release.Flow, now, until, BlockReason.Dropped,
+                    $"dropped when the admitted flows no longer fitted the limit of {input.Limit}"));
+            }
+        }
+        foreach (var admit in decision.Admit)
+        {
+            events.Add(new BudgetEvents.FlowAdmitted(admit.Flow, now, admit.Bitrate.BitsPerSecond, admit.Offload));
+        }
+        foreach (var block in decision.Block)
+        {
+            events.Add(new BudgetEvents.FlowBlocked(block.Flow, now, block.Until, block.Reason, block.Sentence));
+        }
+        var touchedSources = decision.Admit.Select(a => a.Flow.Source)
             .Concat(decision.Release.Select(r => r.Flow.Source))
             .ToHashSet();
         int remaining = events.Count;
@@ -243,11 +409,15 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             {
                 case BudgetEvents.FlowAdmitted a:
                     _admitted.Increment();
-                    _log.Info("budget.admitted: {0}", a.Flow);
+                    _log.Info("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
                     break;
                 case BudgetEvents.FlowReleased r:
                     _released.Increment();
                     _log.Info("budget.released: {0} {1}", r.Flow, r.Reason);
+                    break;
+                case BudgetEvents.FlowBlocked b:
+                    _blocked.Increment();
+                    _log.Info("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
                     break;
             }
             if (--remaining == 0)
@@ -256,6 +426,143 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
                 MaybeSnapshot(events.Count);
             }
         });
+    }
+
+    private void AskMetadata(IEnumerable<SourceGroup> flows, DateTimeOffset now)
+    {
+        foreach (var flow in flows)
+        {
+            if (_pending.TryAdd(flow, now))
+            {
+                _metadataActor!.Tell(new MetadataProtocol.GetFlowMetadata(flow));
+            }
+        }
+    }
+
+    /// <summary>Holds these new flows back until each has its metadata or <see cref="BudgetSettings.MetadataWait"/>
+    /// is over, whichever is first.</summary>
+    private void StartCohort(List<SourceGroup> flows, DateTimeOffset now)
+    {
+        if (flows.Count == 0)
+        {
+            return;
+        }
+        var cohort = new Cohort(_nextCohort++, now, flows);
+        _cohorts[cohort.Id] = cohort;
+        foreach (var flow in flows)
+        {
+            _waiting[flow] = cohort;
+        }
+        AskMetadata(flows, now);
+        Timers.StartSingleTimer($"cohort-{cohort.Id}", new CohortWaitOver(cohort.Id), _settings.MetadataWait);
+    }
+
+    private void EndCohort(Cohort cohort)
+    {
+        _cohorts.Remove(cohort.Id);
+        Timers.Cancel($"cohort-{cohort.Id}");
+        foreach (var flow in cohort.Flows)
+        {
+            _waiting.Remove(flow);
+        }
+        DecideSoon([]);
+    }
+
+    /// <summary>Asks again for what has expired, for the flows demanded now (admitted ones keep their old size
+    /// meanwhile), and forgets what nobody demands.</summary>
+    private void RefreshMetadata()
+    {
+        if (!MetadataNeeded)
+        {
+            return;
+        }
+        var now = Now;
+        var demanded = _state.Demanded();
+        foreach (var flow in _metadata.Keys.Where(f => !demanded.ContainsKey(f)).ToList())
+        {
+            _metadata.Remove(flow);
+        }
+        foreach (var flow in demanded.Keys)
+        {
+            bool stale = !_metadata.TryGetValue(flow, out var entry) || entry.Expires <= now;
+            if (stale && _state.Admitted.ContainsKey(flow))
+            {
+                AskMetadata([flow], now);
+            }
+        }
+    }
+
+    private void OnMetadata(MetadataProtocol.FlowMetadataResult result)
+    {
+        _pending.Remove(result.Flow);
+        var entry = result.Result is MetadataResult.Found found
+            ? new MetadataEntry(new FlowMetadata(new Bitrate(found.Metadata.BitsPerSecond), found.Metadata.Priority), "cbacc", found.Expires)
+            : new MetadataEntry(null, result.Result.Detail, result.Result.Expires);
+        bool changed = !_metadata.TryGetValue(result.Flow, out var old) || old.Metadata != entry.Metadata;
+        _metadata[result.Flow] = entry;
+        if (changed && entry.Metadata is null)
+        {
+            _log.Info("budget.no_metadata: {0}: {1}", result.Flow, entry.From);
+        }
+        if (_waiting.TryGetValue(result.Flow, out var cohort))
+        {
+            if (cohort.Flows.All(_metadata.ContainsKey))
+            {
+                EndCohort(cohort);
+            }
+        }
+        else if (changed)
+        {
+            DecideSoon([]);
+        }
+    }
+
+    /// <summary>The cohort's flows that have no metadata yet are decided without it (their fetch goes on; its answer
+    /// re-decides them).</summary>
+    private void OnCohortWaitOver(int id)
+    {
+        if (!_cohorts.TryGetValue(id, out var cohort))
+        {
+            return;
+        }
+        var now = Now;
+        foreach (var flow in cohort.Flows)
+        {
+            _metadata.TryAdd(flow, new MetadataEntry(null,
+                $"no metadata within Budget:MetadataWait ({SettingsReader.Format(_settings.MetadataWait)})", now + _settings.MetadataWait));
+        }
+        EndCohort(cohort);
+    }
+
+    private BudgetProtocol.BudgetReport Report()
+    {
+        var demanded = _state.Demanded();
+        var limit = Limit;
+        var admitted = _state.Admitted
+            .Select(kv =>
+            {
+                _metadata.TryGetValue(kv.Key, out var entry);
+                var bitrate = entry?.Metadata?.Bitrate ?? kv.Value.Bitrate;
+                string from = entry?.Metadata is not null ? "cbacc" : limit is null ? "no limit" : "as admitted";
+                return new BudgetProtocol.AdmittedView(kv.Key, bitrate.BitsPerSecond, kv.Value.Offload,
+                    demanded.GetValueOrDefault(kv.Key), from);
+            })
+            .OrderBy(a => a.Flow.ToString(), StringComparer.Ordinal)
+            .ToImmutableArray();
+        var blocked = _state.Blocked.Values
+            .Where(b => b.Until > Now)
+            .Select(b => new BudgetProtocol.BlockedView(b.Flow, b.Until, b.Reason.ToString(), b.Detail, demanded.GetValueOrDefault(b.Flow)))
+            .OrderBy(b => b.Flow.ToString(), StringComparer.Ordinal)
+            .ToImmutableArray();
+        var pending = _waiting.Select(kv => new BudgetProtocol.PendingView(kv.Key, kv.Value.Since))
+            .OrderBy(p => p.Flow.ToString(), StringComparer.Ordinal)
+            .ToImmutableArray();
+        return new BudgetProtocol.BudgetReport(
+            limit?.BitsPerSecond,
+            _state.LimitOverride is not null ? "admin" : limit is not null ? "settings" : "none",
+            admitted.Sum(a => a.BitsPerSecond),
+            admitted, blocked, pending,
+            [.. _state.Demand.Keys.Order(StringComparer.Ordinal)]);
     }
 
     /// <summary>Tells the touched sources their groups now, rather than on the next tick: this is the join path.</summary>
@@ -283,8 +590,16 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         if (_eventsSinceSnapshot >= _settings.SnapshotEvery)
         {
             _eventsSinceSnapshot = 0;
-            SaveSnapshot(new BudgetEvents.BudgetSnapshot(
-                [.. _state.Admitted.Select(kv => new BudgetEvents.FlowAdmitted(kv.Key, kv.Value))]));
+            SaveSnapshot(_state.ToSnapshot());
         }
     }
+
+    /// <summary>What the metadata child last said of a flow: its CBACC data (null: none), where that came from or why
+    /// there is none, and until when it holds.</summary>
+    private sealed record MetadataEntry(FlowMetadata? Metadata, string From, DateTimeOffset Expires);
+
+    /// <summary>New flows that came together and wait for their metadata together.</summary>
+    private sealed record Cohort(int Id, DateTimeOffset Since, List<SourceGroup> Flows);
+
+    private sealed record CohortWaitOver(int Id) : INoSerializationVerificationNeeded;
 }

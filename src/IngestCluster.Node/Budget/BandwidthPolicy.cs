@@ -101,14 +101,17 @@ public sealed record PolicyInput
     }
 }
 
+/// <summary>Why a flow is held down. Persisted as its number (in <see cref="BudgetEvents.FlowBlocked"/>): never renumber.</summary>
 public enum BlockReason
 {
     /// <summary>No CBACC metadata and no default bitrate: the flow counts as larger than the limit.</summary>
-    NoMetadata,
+    NoMetadata = 1,
     /// <summary>It does not fit in what the admitted flows leave of the limit.</summary>
-    OverLimit,
+    OverLimit = 2,
     /// <summary>A flow of the same source with a higher CBACC priority is blocked.</summary>
-    SiblingBlocked,
+    SiblingBlocked = 3,
+    /// <summary>It was admitted, and dropped when the admitted flows no longer fitted (the limit fell).</summary>
+    Dropped = 4,
 }
 
 public readonly record struct FlowAdmission(SourceGroup Flow, Bitrate Bitrate, long Offload);

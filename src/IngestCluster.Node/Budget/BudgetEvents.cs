@@ -28,6 +28,21 @@ public static class BudgetEvents
 
     public sealed record FlowReleased(SourceGroup Flow, DateTimeOffset At, ReleaseReason Reason) : IBudgetEvent;
 
-    /// <summary>The snapshot: the admitted set with when each was admitted.</summary>
-    public sealed record BudgetSnapshot(IReadOnlyList<FlowAdmitted> Admitted) : BudgetProtocol.IBudgetWire;
+    /// <summary>A demanded flow may not be admitted (or an admitted one was dropped for the limit): it is held down,
+    /// not reconsidered, until <paramref name="Until"/>. <paramref name="Detail"/> says why, for people.</summary>
+    public sealed record FlowBlocked(SourceGroup Flow, DateTimeOffset At, DateTimeOffset Until, BlockReason Reason, string Detail) : IBudgetEvent;
+
+    /// <summary>The operator set the limit at run time (admin API); null <paramref name="BitsPerSecond"/> hands it
+    /// back to the settings' <c>Budget:Limit</c>.</summary>
+    public sealed record LimitChanged(DateTimeOffset At, long? BitsPerSecond) : IBudgetEvent;
+
+    /// <summary>The snapshot: the admitted set with when each was admitted, the hold-downs in force, and the limit
+    /// set at run time (null: the settings' limit).</summary>
+    public sealed record BudgetSnapshot(
+        IReadOnlyList<FlowAdmitted> Admitted,
+        IReadOnlyList<FlowBlocked>? Blocked = null,
+        long? LimitOverride = null) : BudgetProtocol.IBudgetWire
+    {
+        public IReadOnlyList<FlowBlocked> Blocked { get; } = Blocked ?? [];
+    }
 }

@@ -19,6 +19,39 @@ public static class BudgetProtocol
 
     public sealed record AdmittedFlows(ImmutableArray<SourceGroup> Flows, ImmutableArray<string> Origins) : IBudgetWire;
 
+    /// <summary>Asks the budget for its whole state; answered with <see cref="BudgetReport"/>.</summary>
+    public sealed class GetBudget : IBudgetWire
+    {
+        public static readonly GetBudget Instance = new();
+        private GetBudget() { }
+    }
+
+    /// <summary>Sets the limit at run time (persisted: it outlives a failover and a restart); null hands it back
+    /// to <c>Budget:Limit</c>. Answered with the <see cref="BudgetReport"/> once the change is persisted.</summary>
+    public sealed record SetLimit(long? BitsPerSecond) : IBudgetWire;
+
+    /// <summary>An admitted flow as the budget sees it: bitrate and offload in bit/s, the population now demanding it
+    /// (0 while no origin claims it), and where its bitrate came from.</summary>
+    public readonly record struct AdmittedView(SourceGroup Flow, long BitsPerSecond, long OffloadBitsPerSecond, int Population, string BitrateFrom);
+
+    /// <summary>A held-down flow: until when, why (the <see cref="BlockReason"/> name) and the sentence for people,
+    /// and the population demanding it now (0: nobody).</summary>
+    public readonly record struct BlockedView(SourceGroup Flow, DateTimeOffset Until, string Reason, string Detail, int Population);
+
+    /// <summary>A demanded flow waiting for its metadata, and since when.</summary>
+    public readonly record struct PendingView(SourceGroup Flow, DateTimeOffset Since);
+
+    /// <summary>The budget's state. <paramref name="Limit"/> is null when none is set (everything is admitted);
+    /// <paramref name="LimitFrom"/> is <c>settings</c>, <c>admin</c> or <c>none</c>.</summary>
+    public sealed record BudgetReport(
+        long? Limit,
+        string LimitFrom,
+        long Used,
+        ImmutableArray<AdmittedView> Admitted,
+        ImmutableArray<BlockedView> Blocked,
+        ImmutableArray<PendingView> Pending,
+        ImmutableArray<string> Origins) : IBudgetWire;
+
     /// <summary>The budget's own timer: re-send every source's desired groups, so lost messages heal. Local.</summary>
     public sealed class ReconcileTick : INoSerializationVerificationNeeded
     {

@@ -4,42 +4,52 @@ using IngestCluster.Protocols;
 
 namespace IngestCluster.Node.Budget;
 
-/// <summary>One origin's demand as the budget last heard it.</summary>
-public sealed record OriginDemand(ImmutableHashSet<SourceGroup> Flows, DateTimeOffset LastHeard);
+/// <summary>One origin's demand as the budget last heard it: each flow with the population the origin stands for.</summary>
+public sealed record OriginDemand(ImmutableDictionary<SourceGroup, int> Flows, DateTimeOffset LastHeard);
 
 /// <summary>
-/// The budget singleton's state. <see cref="Admitted"/> is the persisted part (rebuilt from events);
-/// <see cref="Demand"/> is soft state that origins re-send. <see cref="LastClaimed"/> says when some origin last
-/// asked for an admitted flow, so a flow that nobody claims after a failover or restart is released only after
-/// the grace period, not at once (the PIM routers re-send their Joins only every 60 s).
+/// The budget singleton's state. <see cref="Admitted"/>, <see cref="Blocked"/> and <see cref="LimitOverride"/> are
+/// the persisted part (rebuilt from events and snapshots); <see cref="Demand"/> is soft state that origins re-send.
+/// An admitted flow's <see cref="AdmittedFlow.LastClaimed"/> says when some origin last asked for it, so a flow that
+/// nobody claims after a failover or restart is released only after the grace period, not at once (the PIM routers
+/// re-send their Joins only every 60 s).
 /// </summary>
 public sealed record BudgetState(
-    ImmutableDictionary<SourceGroup, DateTimeOffset> Admitted,
-    ImmutableDictionary<string, OriginDemand> Demand,
-    ImmutableDictionary<SourceGroup, DateTimeOffset> LastClaimed)
+    ImmutableDictionary<SourceGroup, AdmittedFlow> Admitted,
+    ImmutableDictionary<SourceGroup, BudgetEvents.FlowBlocked> Blocked,
+    long? LimitOverride,
+    ImmutableDictionary<string, OriginDemand> Demand)
 {
     public static readonly BudgetState Empty = new(
-        ImmutableDictionary<SourceGroup, DateTimeOffset>.Empty,
-        ImmutableDictionary<string, OriginDemand>.Empty,
-        ImmutableDictionary<SourceGroup, DateTimeOffset>.Empty);
+        ImmutableDictionary<SourceGroup, AdmittedFlow>.Empty,
+        ImmutableDictionary<SourceGroup, BudgetEvents.FlowBlocked>.Empty,
+        null,
+        ImmutableDictionary<string, OriginDemand>.Empty);
 
-    /// <summary>Every flow some origin currently asks for.</summary>
-    public ImmutableHashSet<SourceGroup> Demanded() =>
-        Demand.Values.SelectMany(d => d.Flows).ToImmutableHashSet();
-
-    public BudgetState WithDemandChanged(string origin, SourceGroup flow, bool joined, DateTimeOffset now)
+    /// <summary>Every flow some origin asks for now, with the sum of the origins' populations.</summary>
+    public ImmutableDictionary<SourceGroup, int> Demanded()
     {
-        var current = Demand.TryGetValue(origin, out var d) ? d.Flows : [];
-        var flows = joined ? current.Add(flow) : current.Remove(flow);
+        var demanded = ImmutableDictionary.CreateBuilder<SourceGroup, int>();
+        foreach (var origin in Demand.Values)
+        {
+            foreach (var (flow, population) in origin.Flows)
+            {
+                demanded[flow] = demanded.TryGetValue(flow, out int sum) ? (int)Math.Min((long)sum + population, int.MaxValue) : population;
+            }
+        }
+        return demanded.ToImmutable();
+    }
+
+    public BudgetState WithDemandChanged(string origin, SourceGroup flow, bool joined, int population, DateTimeOffset now)
+    {
+        var current = Demand.TryGetValue(origin, out var d) ? d.Flows : ImmutableDictionary<SourceGroup, int>.Empty;
+        var flows = joined ? current.SetItem(flow, Math.Max(1, population)) : current.Remove(flow);
         var state = this with { Demand = Demand.SetItem(origin, new OriginDemand(flows, now)) };
         return joined ? state.Claimed([flow], now) : state;
     }
 
-    public BudgetState WithSnapshot(string origin, IEnumerable<SourceGroup> flows, DateTimeOffset now)
-    {
-        var set = flows.ToImmutableHashSet();
-        return (this with { Demand = Demand.SetItem(origin, new OriginDemand(set, now)) }).Claimed(set, now);
-    }
+    public BudgetState WithSnapshot(string origin, ImmutableDictionary<SourceGroup, int> flows, DateTimeOffset now) =>
+        (this with { Demand = Demand.SetItem(origin, new OriginDemand(flows, now)) }).Claimed(flows.Keys, now);
 
     /// <summary>Forgets origins that have sent nothing since <paramref name="silentSince"/>: their node is gone.</summary>
     public BudgetState WithoutSilentOrigins(DateTimeOffset silentSince) =>
@@ -48,20 +58,49 @@ public sealed record BudgetState(
     /// <summary>Forgets these origins' demand (their node left or was downed).</summary>
     public BudgetState WithoutOrigins(IEnumerable<string> origins) => this with { Demand = Demand.RemoveRange(origins) };
 
+    /// <summary>Drops the hold-downs that have run out (soft: replay keeps them, and they are dropped again).</summary>
+    public BudgetState WithoutExpiredHolds(DateTimeOffset now)
+    {
+        var expired = Blocked.Where(kv => kv.Value.Until <= now).Select(kv => kv.Key).ToList();
+        return expired.Count == 0 ? this : this with { Blocked = Blocked.RemoveRange(expired) };
+    }
+
     public BudgetState Apply(BudgetEvents.IBudgetEvent e) => e switch
     {
         BudgetEvents.FlowAdmitted a => this with
         {
-            Admitted = Admitted.SetItem(a.Flow, a.At),
-            LastClaimed = LastClaimed.SetItem(a.Flow, a.At),
+            Admitted = Admitted.SetItem(a.Flow, new AdmittedFlow(new Bitrate(a.BitsPerSecond), a.OffloadBitsPerSecond, a.At)),
+            Blocked = Blocked.Remove(a.Flow),
         },
-        BudgetEvents.FlowReleased r => this with
-        {
-            Admitted = Admitted.Remove(r.Flow),
-            LastClaimed = LastClaimed.Remove(r.Flow),
-        },
+        BudgetEvents.FlowReleased r => this with { Admitted = Admitted.Remove(r.Flow) },
+        BudgetEvents.FlowBlocked b => this with { Blocked = Blocked.SetItem(b.Flow, b) },
+        BudgetEvents.LimitChanged l => this with { LimitOverride = l.BitsPerSecond },
         _ => this,
     };
+
+    /// <summary>The state a snapshot holds (no demand: origins re-send it).</summary>
+    public static BudgetState From(BudgetEvents.BudgetSnapshot snapshot)
+    {
+        var state = Empty with { LimitOverride = snapshot.LimitOverride };
+        foreach (var admitted in snapshot.Admitted)
+        {
+            state = state.Apply(admitted);
+        }
+        foreach (var blocked in snapshot.Blocked)
+        {
+            state = state.Apply(blocked);
+        }
+        return state;
+    }
+
+    /// <summary>The persisted part, for a snapshot; each admitted flow's time is when it was last claimed.</summary>
+    public BudgetEvents.BudgetSnapshot ToSnapshot() => new(
+        [.. Admitted.Select(kv => new BudgetEvents.FlowAdmitted(kv.Key, kv.Value.LastClaimed, kv.Value.Bitrate.BitsPerSecond, kv.Value.Offload))],
+        [.. Blocked.Values],
+        LimitOverride);
+
+    /// <summary>The admitted flows' bitrates added up.</summary>
+    public Bitrate Used() => new(Admitted.Values.Sum(a => a.Bitrate.BitsPerSecond));
 
     /// <summary>Groups per source for the admitted flows: what the sources stage should have joined.</summary>
     public ImmutableDictionary<IPAddress, ImmutableArray<IPAddress>> DesiredGroupsBySource() =>
@@ -71,14 +110,14 @@ public sealed record BudgetState(
 
     private BudgetState Claimed(IEnumerable<SourceGroup> flows, DateTimeOffset now)
     {
-        var claimed = LastClaimed;
+        var admitted = Admitted;
         foreach (var flow in flows)
         {
-            if (Admitted.ContainsKey(flow))
+            if (admitted.TryGetValue(flow, out var a))
             {
-                claimed = claimed.SetItem(flow, now);
+                admitted = admitted.SetItem(flow, a with { LastClaimed = now });
             }
         }
-        return this with { LastClaimed = claimed };
+        return this with { Admitted = admitted };
     }
 }

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
 using IngestCluster.Node.Budget;
-using IngestCluster.Protocols;
 using IngestCluster.Protocols.Joinfiles;
 
 namespace IngestCluster.Node.Demand;
@@ -14,23 +13,26 @@ namespace IngestCluster.Node.Demand;
 public sealed class AdmittedJoinfileWriter : ReceiveActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private IReadOnlyList<SourceGroup>? _written;
+    private IReadOnlyList<JoinfileEntry>? _written;
 
     public AdmittedJoinfileWriter(string path, IActorRef budget, TimeSpan interval)
     {
-        Receive<Poll>(_ => budget.Ask<BudgetProtocol.AdmittedFlows>(BudgetProtocol.GetAdmitted.Instance, TimeSpan.FromSeconds(5))
+        Receive<Poll>(_ => budget.Ask<BudgetProtocol.BudgetReport>(BudgetProtocol.GetBudget.Instance, TimeSpan.FromSeconds(5))
             .PipeTo(Self, failure: e => new Status.Failure(e)));
-        Receive<BudgetProtocol.AdmittedFlows>(admitted =>
+        Receive<BudgetProtocol.BudgetReport>(report =>
         {
-            if (_written is not null && _written.SequenceEqual(admitted.Flows))
+            // The population goes on in the third column, as the proof of concept's containers read it.
+            List<JoinfileEntry> entries = [.. report.Admitted.Select(a =>
+                new JoinfileEntry(a.Flow.Source, a.Flow.Group, a.Population > 0 ? a.Population : null))];
+            if (_written is not null && _written.SequenceEqual(entries))
             {
                 return;
             }
             try
             {
-                Joinfile.WriteAtomically(path, admitted.Flows.Select(f => new JoinfileEntry(f.Source, f.Group)));
-                _written = [.. admitted.Flows];
-                _log.Info("demand.exported: {0} admitted flow(s) to {1}", admitted.Flows.Length, path);
+                Joinfile.WriteAtomically(path, entries);
+                _written = entries;
+                _log.Info("demand.exported: {0} admitted flow(s) to {1}", entries.Count, path);
             }
             catch (IOException e)
             {

@@ -1,6 +1,8 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using IngestCluster.Node.Hosting;
 using IngestCluster.Node.Hosting.Wire;
+using IngestCluster.Protocols;
 
 namespace IngestCluster.Node.Demand;
 
@@ -14,11 +16,30 @@ public sealed class DemandSerializer(ExtendedActorSystem system, NodeMetrics? me
 
     public static readonly IReadOnlyList<WireType> WireTypes =
     [
-        WireType.Of<DemandProtocol.DemandChanged>("dc",
-            (w, m) => w.String(m.Origin).Flow(m.Flow).Bool(m.Joined),
+        // Since the budget weighs flows by population: the flow's population follows it.
+        WireType.Of<DemandProtocol.DemandChanged>("dc.p",
+            (w, m) => w.String(m.Origin).Flow(m.Flow).Bool(m.Joined).UInt((ulong)m.Population),
+            (ref WireReader r) => new DemandProtocol.DemandChanged(r.String(), r.Flow(), r.Bool(), r.Population())),
+        WireType.Of<DemandProtocol.DemandSnapshot>("ds.p",
+            (w, m) => w.String(m.Origin).List(Enumerable.Range(0, m.Flows.Length).ToList(),
+                (w, i) => w.Flow(m.Flows[i]).UInt((ulong)m.PopulationAt(i))),
+            (ref WireReader r) =>
+            {
+                string origin = r.String();
+                int count = r.Count();
+                var flows = ImmutableArray.CreateBuilder<SourceGroup>(count);
+                var populations = ImmutableArray.CreateBuilder<int>(count);
+                for (int i = 0; i < count; i++)
+                {
+                    flows.Add(r.Flow());
+                    populations.Add(r.Population());
+                }
+                return new DemandProtocol.DemandSnapshot(origin, flows.MoveToImmutable(), populations.MoveToImmutable());
+            }),
+        // The shapes before populations (every flow 1), still read from members not yet upgraded.
+        WireType.Legacy<DemandProtocol.DemandChanged>("dc",
             (ref WireReader r) => new DemandProtocol.DemandChanged(r.String(), r.Flow(), r.Bool())),
-        WireType.Of<DemandProtocol.DemandSnapshot>("ds",
-            (w, m) => w.String(m.Origin).List(m.Flows, (w, f) => w.Flow(f)),
+        WireType.Legacy<DemandProtocol.DemandSnapshot>("ds",
             (ref WireReader r) => new DemandProtocol.DemandSnapshot(r.String(), r.Flows())),
     ];
 }

@@ -27,7 +27,7 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
     private readonly MetricCounter _lineErrors;
     private readonly MetricCounter _reads;
     private FileSystemWatcher? _watcher;
-    private ImmutableHashSet<SourceGroup> _flows = [];
+    private ImmutableDictionary<SourceGroup, int> _flows = ImmutableDictionary<SourceGroup, int>.Empty;
 
     public JoinfileDemandActor(string path, TimeSpan debounce, TimeSpan snapshotInterval, IActorRef budget, string origin, NodeMetrics metrics)
     {
@@ -43,7 +43,7 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
             success: text => new FileRead(text, null),
             failure: e => new FileRead(null, e)));
         Receive<FileRead>(OnRead);
-        Receive<SendSnapshot>(_ => _budget.Tell(new DemandProtocol.DemandSnapshot(_origin, [.. _flows])));
+        Receive<SendSnapshot>(_ => _budget.Tell(DemandProtocol.DemandSnapshot.Of(_origin, _flows)));
         Receive<WatcherFailed>(f =>
         {
             _log.Warning("demand.joinfile_watch_failed: {0}: {1}; re-reading every {2}", _path, f.Reason, RereadInterval);
@@ -97,7 +97,7 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
     private void OnRead(FileRead read)
     {
         _reads.Increment();
-        ImmutableHashSet<SourceGroup> next;
+        ImmutableDictionary<SourceGroup, int> next;
         if (read.Text is not null)
         {
             var content = Joinfile.Parse(read.Text);
@@ -112,12 +112,18 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
                 _lineErrors.Increment();
                 _log.Warning("demand.joinfile_bad_line: {0}: ({1},{2}) is IPv6; this node forwards IPv4 multicast only", _path, entry.Source, entry.Group);
             }
-            next = content.Entries.Where(e => e.Source.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
-                .Select(e => e.SourceGroup).ToImmutableHashSet();
+            // A flow listed twice counts with its larger population.
+            var builder = ImmutableDictionary.CreateBuilder<SourceGroup, int>();
+            foreach (var entry in content.Entries.Where(e => e.Source.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork))
+            {
+                int population = DemandProtocol.PopulationOf(entry.Population);
+                builder[entry.SourceGroup] = builder.TryGetValue(entry.SourceGroup, out int seen) ? Math.Max(seen, population) : population;
+            }
+            next = builder.ToImmutable();
         }
         else if (read.Error is FileNotFoundException or DirectoryNotFoundException)
         {
-            next = [];
+            next = ImmutableDictionary<SourceGroup, int>.Empty;
         }
         else
         {
@@ -127,12 +133,20 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
             return;
         }
 
-        foreach (var flow in next.Except(_flows))
+        foreach (var (flow, population) in next)
         {
-            _log.Info("demand.joined: {0} from {1}", flow, _path);
-            _budget.Tell(new DemandProtocol.DemandChanged(_origin, flow, Joined: true));
+            if (!_flows.TryGetValue(flow, out int before))
+            {
+                _log.Info("demand.joined: {0} from {1} (population {2})", flow, _path, population);
+            }
+            else if (before == population)
+            {
+                continue;
+            }
+            // New, or its population changed: the budget weighs it again.
+            _budget.Tell(new DemandProtocol.DemandChanged(_origin, flow, Joined: true, population));
         }
-        foreach (var flow in _flows.Except(next))
+        foreach (var flow in _flows.Keys.Where(f => !next.ContainsKey(f)))
         {
             _log.Info("demand.left: {0} from {1}", flow, _path);
             _budget.Tell(new DemandProtocol.DemandChanged(_origin, flow, Joined: false));

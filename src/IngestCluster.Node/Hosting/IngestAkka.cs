@@ -5,6 +5,7 @@ using Akka.Hosting;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using IngestCluster.Node.Budget;
+using IngestCluster.Node.Budget.Metadata;
 using IngestCluster.Node.Demand;
 using IngestCluster.Node.Sources;
 
@@ -77,10 +78,17 @@ public static class IngestAkka
             registry.Register<ClusterFactsActor>(system.ActorOf(ClusterFactsActor.Props(settings.Persistence, metrics), "cluster-facts"));
             system.ActorOf(JournalWarmupActor.Props(settings.Node.Name.Replace(':', '-')), "journal-warmup");
         });
-        // After the region: the budget tells the sources stage what to join.
+        // After the region: the budget tells the sources stage what to join. Its metadata child fetches CBACC from
+        // DORMS through one client per node (the singleton may be started here more than once).
+        var dorms = new Lazy<DormsClient>(() => new DormsClient(
+            DriadResolver.CreateClient(settings.Dns), settings.Budget.Metadata, metrics, clock));
         return akka.WithSingleton<BandwidthBudgetActor>(
             "budget",
-            (_, registry, _) => BandwidthBudgetActor.Props(registry.Get<SourceRegion>(), settings.Budget, clock, metrics),
+            (_, registry, _) => BandwidthBudgetActor.Supervised(BandwidthBudgetActor.Props(
+                registry.Get<SourceRegion>(), settings.Budget, clock, metrics,
+                settings.Budget.Limit is null && !settings.Budget.Metadata.Enabled
+                    ? null
+                    : FlowMetadataActor.Props(dorms.Value, settings.Budget.Metadata, metrics, clock))),
             new ClusterSingletonOptions { Role = Role },
             createProxyToo: true);
     }

@@ -129,7 +129,30 @@ public sealed record IngestSettings(
             DemandGrace = r.Duration("Budget:DemandGrace", TimeSpan.FromSeconds(210), TimeSpan.Zero, TimeSpan.FromHours(24)),
             OriginTimeout = r.Duration("Budget:OriginTimeout", TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
             SnapshotEvery = r.Int("Budget:SnapshotEvery", 100, 1, 1_000_000),
+            Limit = r.Bitrate("Budget:Limit"),
+            DefaultBitrate = r.Bitrate("Budget:DefaultBitrate"),
+            BlockedHoldDown = r.Duration("Budget:BlockedHoldDown", TimeSpan.FromSeconds(150), TimeSpan.Zero, TimeSpan.FromHours(24)),
+            MetadataWait = r.Duration("Budget:MetadataWait", TimeSpan.FromSeconds(3), TimeSpan.Zero, TimeSpan.FromMinutes(5)),
+            Metadata = new Budget.Metadata.MetadataSettings
+            {
+                Enabled = r.Bool("Budget:Metadata:Enabled", true),
+                Timeout = r.Duration("Budget:Metadata:Timeout", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(2)),
+                MaxConcurrent = r.Int("Budget:Metadata:MaxConcurrent", 8, 1, 1024),
+                NegativeTtl = r.Duration("Budget:Metadata:NegativeTtl", TimeSpan.FromMinutes(2), TimeSpan.Zero, TimeSpan.FromDays(1)),
+                MinTtl = r.Duration("Budget:Metadata:MinTtl", TimeSpan.FromSeconds(30), TimeSpan.Zero, TimeSpan.FromDays(1)),
+                MaxTtl = r.Duration("Budget:Metadata:MaxTtl", TimeSpan.FromHours(1), TimeSpan.FromSeconds(1), TimeSpan.FromDays(7)),
+                CaBundle = r.OptionalString("Budget:Metadata:CaBundle") is { } ca ? Path.GetFullPath(ca) : null,
+                MaxBodyBytes = r.Int("Budget:Metadata:MaxBodyBytes", 64 * 1024, 1024, 16 * 1024 * 1024),
+            },
         };
+        if (budget.Metadata.CaBundle is { } bundle && !File.Exists(bundle))
+        {
+            r.Fail("Budget:Metadata:CaBundle", bundle, "a PEM file of CA certificates that exists");
+        }
+        if (budget.Metadata.MinTtl > budget.Metadata.MaxTtl)
+        {
+            r.Fail("Budget:Metadata:MinTtl", SettingsReader.Format(budget.Metadata.MinTtl), $"at most Budget:Metadata:MaxTtl ({SettingsReader.Format(budget.Metadata.MaxTtl)})");
+        }
 
         string? egressInterface = r.OptionalString("Egress:Interface");
         bool standalone = seeds.Count == 0;

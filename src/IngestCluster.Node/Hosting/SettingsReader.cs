@@ -87,6 +87,21 @@ public sealed class SettingsReader(IConfiguration configuration)
         return fallback;
     }
 
+    /// <summary>A bitrate such as <c>2Gbps</c> or <c>500 kbit/s</c> (<see cref="Budget.Bitrate.TryParse"/>); null when unset.</summary>
+    public Budget.Bitrate? Bitrate(string key)
+    {
+        if (OptionalString(key) is not { } raw)
+        {
+            return null;
+        }
+        if (Budget.Bitrate.TryParse(raw, out var value, out string error))
+        {
+            return value;
+        }
+        Fail(key, raw, $"a bitrate with its unit, such as 2Gbps or 800Mbps: {error}");
+        return null;
+    }
+
     public IReadOnlyList<string> List(string key) =>
         [.. configuration.GetSection(key).GetChildren().Select(c => c.Value).Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v!.Trim())];
 

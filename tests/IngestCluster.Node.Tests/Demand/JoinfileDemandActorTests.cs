@@ -35,8 +35,30 @@ public sealed class JoinfileDemandActorTests : TestKit
         Joinfile.WriteAtomically(path, [new JoinfileEntry(B.Source, B.Group, 12)]);
 
         var changes = new[] { budget.ExpectMsg<DemandProtocol.DemandChanged>(TimeSpan.FromSeconds(10)), budget.ExpectMsg<DemandProtocol.DemandChanged>() };
-        Assert.Contains(new DemandProtocol.DemandChanged("n/joinfile", B, true), changes);
+        Assert.Contains(new DemandProtocol.DemandChanged("n/joinfile", B, true, Population: 12), changes);
         Assert.Contains(new DemandProtocol.DemandChanged("n/joinfile", A, false), changes);
+    }
+
+    [Fact]
+    public void A_changed_population_is_sent_again_and_the_snapshot_carries_every_population()
+    {
+        string path = PathOf("joins.csv");
+        File.WriteAllText(path, $"{A.Source},{A.Group},5\n{B.Source},{B.Group}\n");
+        var budget = CreateTestProbe();
+        var actor = Sys.ActorOf(JoinfileDemandActor.Props(path, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(300), budget, "n/joinfile", _metrics));
+        var first = new[] { budget.ExpectMsg<DemandProtocol.DemandChanged>(), budget.ExpectMsg<DemandProtocol.DemandChanged>() };
+        Assert.Contains(new DemandProtocol.DemandChanged("n/joinfile", A, true, 5), first);
+        Assert.Contains(new DemandProtocol.DemandChanged("n/joinfile", B, true, 1), first);
+
+        // Only A's line changes (its population); B is not sent again.
+        Joinfile.WriteAtomically(path, [new JoinfileEntry(A.Source, A.Group, 40), new JoinfileEntry(B.Source, B.Group)]);
+        var changed = budget.FishForMessage<DemandProtocol.DemandChanged>(_ => true, TimeSpan.FromSeconds(10));
+        Assert.Equal(new DemandProtocol.DemandChanged("n/joinfile", A, true, 40), changed);
+
+        var snapshot = budget.FishForMessage<DemandProtocol.DemandSnapshot>(_ => true, TimeSpan.FromSeconds(10));
+        var populations = snapshot.Flows.Select((f, i) => (f, snapshot.PopulationAt(i))).ToHashSet();
+        Assert.Equal(new HashSet<(SourceGroup, int)> { (A, 40), (B, 1) }, populations);
+        Sys.Stop(actor);
     }
 
     [Fact]

@@ -163,6 +163,23 @@ public ref struct WireReader
         return builder.MoveToImmutable();
     }
 
+    /// <summary>A population (receivers behind a flow): at least 1, at most <see cref="int.MaxValue"/>.</summary>
+    public int Population()
+    {
+        ulong value = UInt();
+        return value is 0 or > int.MaxValue ? throw Malformed($"population {value} is not in 1..{int.MaxValue}") : (int)value;
+    }
+
+    /// <summary>An unsigned number that fits an int (0 to <see cref="int.MaxValue"/>).</summary>
+    public int Int32()
+    {
+        ulong value = UInt();
+        return value > int.MaxValue ? throw Malformed($"{value} is over {int.MaxValue}") : (int)value;
+    }
+
+    /// <summary>A value written by <see cref="WireWriter.Optional"/>: null when absent.</summary>
+    public long? OptionalInt() => Bool() ? Int() : null;
+
     /// <summary>Call after the last field: bytes left over mean the writer and reader disagree.</summary>
     public readonly void End()
     {

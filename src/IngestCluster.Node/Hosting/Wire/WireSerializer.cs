@@ -10,10 +10,16 @@ public delegate object WireRead(ref WireReader reader);
 
 /// <summary>One message type on the wire: its type, its short manifest (stable for ever: a journal replays it),
 /// and how to write and read its fields.</summary>
-public sealed record WireType(Type Type, string Manifest, Action<WireWriter, object> Write, WireRead Read)
+public sealed record WireType(Type Type, string Manifest, Action<WireWriter, object>? Write, WireRead Read)
 {
     public static WireType Of<T>(string manifest, Action<WireWriter, T> write, WireRead read) =>
         new(typeof(T), manifest, (w, o) => write(w, (T)o), read);
+
+    /// <summary>An older shape of <typeparamref name="T"/>, read but never written: its manifest is in journals and
+    /// may come from members not yet upgraded, so it stays readable after the type gained fields (and a new manifest).</summary>
+    public static WireType Legacy<T>(string manifest, WireRead read) => new(typeof(T), manifest, null, read);
+
+    public bool IsLegacy => Write is null;
 }
 
 /// <summary>
@@ -32,7 +38,7 @@ public abstract class WireSerializer : SerializerWithStringManifest
     protected WireSerializer(ExtendedActorSystem system, NodeMetrics? metrics, string name, IReadOnlyList<WireType> types)
         : base(system)
     {
-        _byType = types.ToFrozenDictionary(t => t.Type);
+        _byType = types.Where(t => !t.IsLegacy).ToFrozenDictionary(t => t.Type);
         _byManifest = types.ToFrozenDictionary(t => t.Manifest, StringComparer.Ordinal);
         metrics ??= new NodeMetrics();
         const string help = "Messages from other members refused by a serializer: an unknown manifest or malformed bytes.";
@@ -40,15 +46,18 @@ public abstract class WireSerializer : SerializerWithStringManifest
         _malformed = metrics.Counter("ingest_wire_rejected_total", $"serializer=\"{name}\",reason=\"malformed\"", help);
     }
 
-    /// <summary>Every type this serializer carries, with its manifest.</summary>
+    /// <summary>Every type this serializer writes, with its manifest.</summary>
     public IEnumerable<WireType> Types => _byType.Values;
+
+    /// <summary>Every manifest this serializer reads: those it writes and the legacy ones.</summary>
+    public IEnumerable<WireType> Readable => _byManifest.Values;
 
     public override string Manifest(object o) => Find(o).Manifest;
 
     public override byte[] ToBinary(object obj)
     {
         var writer = new WireWriter();
-        Find(obj).Write(writer, obj);
+        Find(obj).Write!(writer, obj);
         return writer.ToArray();
     }
 

@@ -74,6 +74,9 @@ public sealed class WireWriter
 
     public WireWriter Duration(TimeSpan span) => Int((long)span.TotalMilliseconds);
 
+    /// <summary>A presence flag, then the value when present.</summary>
+    public WireWriter Optional(long? value) => value is { } v ? Bool(true).Int(v) : Bool(false);
+
     public WireWriter Fixed32(uint value)
     {
         BinaryPrimitives.WriteUInt32BigEndian(_buffer.GetSpan(4), value);
