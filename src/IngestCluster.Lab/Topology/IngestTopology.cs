@@ -8,6 +8,8 @@ namespace IngestCluster.Lab.Topology;
 /// </code>
 /// bind9 in <c>ing</c> (127.0.0.1:5353) serves AMTRELAY records: 10.91.4.2 → relay 10.91.3.1 (type 1);
 /// 10.91.5.2 → no record; 10.91.6.2 → 10.91.3.9, where nobody answers; 10.91.7.2 → type 0, no relay.
+/// 10.91.4.2 also has a <c>_dorms._tcp</c> SRV record naming dorms.lab.example:8443 (127.0.0.1), where a test may
+/// start the lab DORMS server.
 /// FRR routes 10.91.4.0/22 (all four sources) towards the ingest node, so its Joins for them go there.
 /// </summary>
 public sealed class IngestTopology : IAsyncDisposable
@@ -23,6 +25,8 @@ public sealed class IngestTopology : IAsyncDisposable
     public const string Receiver = "10.91.1.2";
     public const string DnsServer = "127.0.0.1:5353";
     public const string AdminUrl = "http://127.0.0.1:9110";
+    public const string DormsName = "dorms.lab.example";
+    public const int DormsPort = 8443;
 
     private IngestTopology(NetnsLab lab, FrrRouter router, Bind9Server dns)
     {
@@ -84,7 +88,9 @@ public sealed class IngestTopology : IAsyncDisposable
             """;
         return new Dictionary<string, string>
         {
-            ["4.91.10.in-addr.arpa"] = Zone("4.91.10.in-addr.arpa", $"2 IN AMTRELAY 10 0 1 {Relay}"),
+            ["4.91.10.in-addr.arpa"] = Zone("4.91.10.in-addr.arpa", $"2 IN AMTRELAY 10 0 1 {Relay}\n_dorms._tcp.2 IN SRV 0 0 {DormsPort} {DormsName}."),
+            // The lab DORMS server's name (it listens on 127.0.0.1 in ing, where the node runs).
+            ["lab.example"] = Zone("lab.example", "ns IN A 127.0.0.1\ndorms IN A 127.0.0.1"),
             ["5.91.10.in-addr.arpa"] = Zone("5.91.10.in-addr.arpa", "; no AMTRELAY record for 10.91.5.2"),
             ["6.91.10.in-addr.arpa"] = Zone("6.91.10.in-addr.arpa", $"2 IN AMTRELAY 10 0 1 {DeadRelay}"),
             ["7.91.10.in-addr.arpa"] = Zone("7.91.10.in-addr.arpa", "2 IN AMTRELAY 255 0 0 ."),

@@ -60,6 +60,11 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "ingest-budget";
     private const int ReleasedSourceTicks = 3;
+    private const string HoldDownTimer = "hold-down-over";
+
+    /// <summary>New flows that arrive this close together wait in one cohort and are ranked together (one joinfile
+    /// read, one PIM Join/Prune message, receivers joining at once), whichever of their fetches ends first.</summary>
+    private static readonly TimeSpan CohortGather = TimeSpan.FromMilliseconds(50);
 
     private readonly IActorRef _sources;
     private readonly BudgetSettings _settings;
@@ -375,6 +380,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             Now = now,
         };
         var decision = BandwidthPolicy.Evaluate(input);
+        ScheduleHoldDownEnd(decision, demanded, now);
         if (decision.IsEmpty)
         {
             return;
@@ -428,6 +434,24 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         });
     }
 
+    /// <summary>Decides again when the first hold-down of a demanded flow ends, so a raised limit admits it then, not
+    /// on some later tick.</summary>
+    private void ScheduleHoldDownEnd(PolicyDecision decision, ImmutableDictionary<SourceGroup, int> demanded, DateTimeOffset now)
+    {
+        var ends = _state.Blocked.Values.Where(b => demanded.ContainsKey(b.Flow)).Select(b => b.Until)
+            .Concat(decision.Block.Select(b => b.Until))
+            .Concat(decision.Release.Select(r => r.HeldDownUntil).OfType<DateTimeOffset>())
+            .Where(until => until > now)
+            .ToList();
+        if (ends.Count == 0)
+        {
+            Timers.Cancel(HoldDownTimer);
+            return;
+        }
+        // A little after, so the clock has passed it when the decision runs.
+        Timers.StartSingleTimer(HoldDownTimer, BudgetProtocol.DecideNow.Instance, ends.Min() - now + TimeSpan.FromMilliseconds(20));
+    }
+
     private void AskMetadata(IEnumerable<SourceGroup> flows, DateTimeOffset now)
     {
         foreach (var flow in flows)
@@ -445,6 +469,17 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     {
         if (flows.Count == 0)
         {
+            return;
+        }
+        var open = _cohorts.Values.FirstOrDefault(c => c.Since + CohortGather > now);
+        if (open is not null)
+        {
+            open.Flows.AddRange(flows);
+            foreach (var flow in flows)
+            {
+                _waiting[flow] = open;
+            }
+            AskMetadata(flows, now);
             return;
         }
         var cohort = new Cohort(_nextCohort++, now, flows);

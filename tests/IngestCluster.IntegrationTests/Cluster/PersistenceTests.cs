@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Net;
 using Akka.Actor;
 using Akka.Cluster;
@@ -70,6 +71,47 @@ public sealed class PersistenceTests : IAsyncLifetime
         await InProcessNode.WaitUntil(() => (facts = Facts(a)).JournalMismatch, TimeSpan.FromSeconds(60), () => "the mismatch seen");
         Assert.Equal(2, facts.JournalByMember.Values.OfType<string>().Distinct(StringComparer.Ordinal).Count());
         Assert.Equal(1, a.Metrics.Value("ingest_journal_mismatch_total"));
+    }
+
+    [Fact]
+    public async Task When_postgresql_stops_the_budget_keeps_its_flows_admits_nothing_new_counts_the_outage_and_recovers_by_itself()
+    {
+        var kept = new SourceGroup(IPAddress.Parse("198.51.100.81"), IPAddress.Parse("232.8.8.1"));
+        var asked = new SourceGroup(IPAddress.Parse("198.51.100.82"), IPAddress.Parse("232.8.8.2"));
+        int port = InProcessNode.FreePort();
+        await using var node = await InProcessNode.Start(Path.Combine(_directory, "outage"), [], port, Postgres());
+        // This test plays a demand origin: it re-sends its whole demand every half second, as the PIM and joinfile
+        // origins do, so a restarted budget hears it again.
+        var demand = ImmutableArray.Create(kept);
+        using var origin = new CancellationTokenSource();
+        var resend = Task.Run(async () =>
+        {
+            while (!origin.IsCancellationRequested)
+            {
+                node.Budget.Tell(new DemandProtocol.DemandSnapshot("test/outage", demand));
+                await Task.Delay(500);
+            }
+        });
+        await InProcessNode.WaitUntil(() => node.HostedSources().Contains(kept.Source), TimeSpan.FromSeconds(30), () => "the first flow admitted");
+
+        await _postgres.Stop();
+        demand = demand.Add(asked);
+        await InProcessNode.WaitUntil(() => node.Metrics.Value("ingest_budget_journal_failures_total", "stage=\"persist\"") >= 1,
+            TimeSpan.FromSeconds(30), () => "the failed persist counted");
+        await InProcessNode.WaitUntil(() => node.Metrics.Value("ingest_budget_journal_failures_total", "stage=\"recover\"") >= 1,
+            TimeSpan.FromSeconds(30), () => "the restarted budget's failed recovery counted");
+        // Down: the flow it had is still carried; the new one was not admitted (it could not be persisted).
+        Assert.Contains(kept.Source, node.HostedSources());
+        Assert.DoesNotContain(asked.Source, node.HostedSources());
+        Assert.DoesNotContain(node.Received, m => m.Source.Equals(asked.Source));
+
+        await _postgres.StartAgain();
+        await InProcessNode.WaitUntil(() => node.HostedSources().Contains(asked.Source), TimeSpan.FromSeconds(90), () => "the new flow admitted after the outage");
+        var admitted = await node.Budget.Ask<BudgetProtocol.AdmittedFlows>(BudgetProtocol.GetAdmitted.Instance, TimeSpan.FromSeconds(10));
+        Assert.Equal([kept, asked], admitted.Flows.OrderBy(f => f.ToString(), StringComparer.Ordinal));
+        Assert.Contains(kept.Source, node.HostedSources());
+        origin.Cancel();
+        await resend;
     }
 
     private static ClusterFacts.Facts Facts(InProcessNode node) =>

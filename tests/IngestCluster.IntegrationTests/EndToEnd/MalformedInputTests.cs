@@ -17,7 +17,11 @@ public sealed partial class MalformedInputTests(SingleNodeLab lab)
     {
         var receiver = lab.StartReceiver(IngestTopology.Source, "--duration", "25s", "--expect-rate", "100");
         await receiver.WaitForLine(l => l.Contains("\"received\":") && !l.Contains("\"received\":0,"), TimeSpan.FromSeconds(20));
-        var tunnelLine = await lab.Node.WaitForLine(l => l.Contains($"tunnel.open: relay {IngestTopology.Relay}:2268 for source {IngestTopology.Source}"), TimeSpan.FromSeconds(5));
+        // The tunnel that carries the stream now: the last one opened (an earlier test of this lab may have opened
+        // and closed others, each from its own port).
+        string opened = $"tunnel.open: relay {IngestTopology.Relay}:2268 for source {IngestTopology.Source}";
+        await lab.Node.WaitForLine(l => l.Contains(opened), TimeSpan.FromSeconds(5));
+        var tunnelLine = lab.Node.Lines().Last(l => l.Contains(opened));
         string tunnelPort = LocalPort().Matches(tunnelLine)[^1].Groups[1].Value;
         var admittedBefore = lab.AdmittedFlows();
 

@@ -25,6 +25,37 @@ public sealed class IngestSettingsTests
     }
 
     [Fact]
+    public void Budget_keys_read_bitrates_with_units_and_refuse_bad_ones_by_key()
+    {
+        var settings = Read(new()
+        {
+            ["Budget:Limit"] = "2Gbps",
+            ["Budget:DefaultBitrate"] = "4.5Mbps",
+            ["Budget:BlockedHoldDown"] = "20s",
+            ["Budget:MetadataWait"] = "0s",
+        }, out var reader);
+        Assert.Empty(reader.Errors);
+        Assert.Equal(2_000_000_000, settings.Budget.Limit!.Value.BitsPerSecond);
+        Assert.Equal(4_500_000, settings.Budget.DefaultBitrate!.Value.BitsPerSecond);
+        Assert.Equal((TimeSpan.FromSeconds(20), TimeSpan.Zero), (settings.Budget.BlockedHoldDown, settings.Budget.MetadataWait));
+
+        var defaults = Read([], out _).Budget;
+        Assert.Equal((null, null), (defaults.Limit, defaults.DefaultBitrate));
+        Assert.Equal(TimeSpan.FromSeconds(150), defaults.BlockedHoldDown);
+
+        Read(new()
+        {
+            ["Budget:Limit"] = "2000000",
+            ["Budget:DefaultBitrate"] = "fast",
+            ["Budget:Metadata:CaBundle"] = "/nonexistent/ca.pem",
+            ["Budget:Metadata:MinTtl"] = "2h",
+        }, out var bad);
+        Assert.Equal(["Budget:DefaultBitrate", "Budget:Limit", "Budget:Metadata:CaBundle", "Budget:Metadata:MinTtl"],
+            bad.Errors.Select(e => e.Key).Order(StringComparer.Ordinal));
+        Assert.Contains("unit", bad.Errors.Single(e => e.Key == "Budget:Limit").Expected, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Every_bad_value_is_reported_with_its_key_and_what_it_expects()
     {
         Read(new()
