@@ -77,6 +77,7 @@ public static class IngestAkka
             registry.Register<ClusterFactsActor>(system.ActorOf(ClusterFactsActor.Props(settings.Persistence, metrics), "cluster-facts"));
             system.ActorOf(JournalWarmupActor.Props(settings.Node.Name.Replace(':', '-')), "journal-warmup");
         });
+        akka.AddBudgetSingletonWatch(clock);
         // After the region: the budget tells the sources stage what to join.
         return akka.WithSingleton<BandwidthBudgetActor>(
             "budget",
