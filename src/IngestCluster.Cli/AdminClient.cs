@@ -31,6 +31,10 @@ public static class ExitCodes
 
     /// <summary>The node failed to answer the request (HTTP 5xx).</summary>
     public const int NodeError = 6;
+
+    /// <summary>Stopped by Ctrl+C or SIGTERM before the node answered (128 + SIGINT, as shells report it).
+    /// <c>cluster tail</c>, which runs until stopped, exits 0 instead.</summary>
+    public const int Interrupted = 130;
 }
 
 /// <summary>A failure with the exit code it maps to and a message for the operator.</summary>

@@ -105,20 +105,26 @@ internal static class ClusterCommands
     public static async Task<int> Tail(Invocation i)
     {
         long after = 0;
-        while (!i.Cancellation.IsCancellationRequested)
+        try
         {
-            var events = await i.Client.GetAsync($"{AdminRoutes.ClusterEvents}?after={after.ToString(CultureInfo.InvariantCulture)}",
-                AdminJson.Default.ClusterEventsView, i.Cancellation);
-            foreach (var e in events.Events)
+            while (true)
             {
-                i.Line(i.Json
-                    ? System.Text.Json.JsonSerializer.Serialize(e, AdminJson.Default.ClusterEventView)
-                    : string.Create(CultureInfo.InvariantCulture, $"{e.At:HH:mm:ss.fff} {e.Event} {e.Address} {e.Status}"));
+                var events = await i.Client.GetAsync($"{AdminRoutes.ClusterEvents}?after={after.ToString(CultureInfo.InvariantCulture)}",
+                    AdminJson.Default.ClusterEventsView, i.Cancellation);
+                foreach (var e in events.Events)
+                {
+                    i.Line(i.Json
+                        ? System.Text.Json.JsonSerializer.Serialize(e, AdminJson.Default.ClusterEventView)
+                        : string.Create(CultureInfo.InvariantCulture, $"{e.At:HH:mm:ss.fff} {e.Event} {e.Address} {e.Status}"));
+                }
+                after = Math.Max(after, events.Last);
+                await Task.Delay(TimeSpan.FromSeconds(1), i.Cancellation);
             }
-            after = Math.Max(after, events.Last);
-            await Task.Delay(TimeSpan.FromSeconds(1), i.Cancellation);
         }
-        return ExitCodes.Ok;
+        catch (OperationCanceledException)
+        {
+            return ExitCodes.Ok; // Ctrl+C: the normal end of a tail
+        }
     }
 }
 

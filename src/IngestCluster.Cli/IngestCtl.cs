@@ -46,9 +46,11 @@ public static class IngestCtl
             await error.WriteLineAsync($"ingestctl: {e.Message}");
             return e.ExitCode;
         }
-        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
-            return ExitCodes.Ok;
+            // Ctrl+C or SIGTERM (through System.CommandLine's token), or the caller's token, before the answer came.
+            await error.WriteLineAsync("ingestctl: interrupted");
+            return ExitCodes.Interrupted;
         }
     }
 
@@ -243,7 +245,7 @@ internal sealed record Invocation(ParseResult Parse, AdminClient Client, IAnsiCo
 internal static class CapturedRun
 {
     public static async Task<(int Exit, string Out, string Error)> RunAsync(string[] args, Func<string, string?> environment,
-        HttpMessageHandler? handler = null)
+        HttpMessageHandler? handler = null, CancellationToken cancellation = default)
     {
         var output = new StringWriter(CultureInfo.InvariantCulture);
         var error = new StringWriter(CultureInfo.InvariantCulture);
@@ -255,7 +257,7 @@ internal static class CapturedRun
             Interactive = InteractionSupport.No,
         });
         console.Profile.Width = 240;
-        int exit = await IngestCtl.RunAsync(args, console, error, environment, handler);
+        int exit = await IngestCtl.RunAsync(args, console, error, environment, handler, cancellation);
         return (exit, output.ToString(), error.ToString());
     }
 }

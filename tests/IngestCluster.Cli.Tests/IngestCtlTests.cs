@@ -186,4 +186,33 @@ public sealed class IngestCtlTests
         Assert.Equal([HttpMethod.Get, HttpMethod.Put], api.Requests.Select(r => r.Method));
         Assert.Contains("debug", api.Requests[1].Body, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Cluster_tail_prints_only_new_events_and_a_stop_ends_it_with_exit_0()
+    {
+        using var stop = new CancellationTokenSource();
+        var at = DateTimeOffset.Parse("2026-12-02T07:01:07Z", CultureInfo.InvariantCulture);
+        int calls = 0;
+        var api = new ScriptedApi(r =>
+        {
+            calls++;
+            if (calls == 3)
+            {
+                stop.Cancel();
+            }
+            return r.RequestUri!.Query switch
+            {
+                "?after=0" => Json(new ClusterEventsView(2, [new ClusterEventView(1, at, "MemberUp", "akka.tcp://ingest@10.0.0.1:4053", "Up"),
+                    new ClusterEventView(2, at, "MemberJoined", "akka.tcp://ingest@10.0.0.2:4053", "Joining")]), AdminJson.Default.ClusterEventsView),
+                "?after=2" => Json(new ClusterEventsView(3, [new ClusterEventView(3, at.AddSeconds(1), "MemberUp", "akka.tcp://ingest@10.0.0.2:4053", "Up")]), AdminJson.Default.ClusterEventsView),
+                _ => Json(new ClusterEventsView(3, []), AdminJson.Default.ClusterEventsView),
+            };
+        });
+        var (exit, output, _) = await CapturedRun.RunAsync(["cluster", "tail"], _ => null, api, stop.Token);
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Equal(["?after=0", "?after=2", "?after=3"], api.Requests.Select(q => new Uri(q.Uri).Query));
+        Assert.Equal(["07:01:07.000 MemberUp akka.tcp://ingest@10.0.0.1:4053 Up", "07:01:07.000 MemberJoined akka.tcp://ingest@10.0.0.2:4053 Joining",
+            "07:01:08.000 MemberUp akka.tcp://ingest@10.0.0.2:4053 Up"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
 }
