@@ -41,6 +41,10 @@ public sealed class DemandTable(TimeProvider clock, IReadOnlyList<IPNetwork> ssm
 
     public DownstreamState StateOf(SourceGroup flow) => _entries.TryGetValue(flow, out var e) ? e.State : DownstreamState.NoInfo;
 
+    /// <summary>When the join of <paramref name="flow"/> expires unless refreshed (its Join's Holdtime); null for
+    /// none (infinite holdtime, or not joined).</summary>
+    public DateTimeOffset? ExpiryOf(SourceGroup flow) => _entries.TryGetValue(flow, out var e) ? e.ExpiresAt : null;
+
     /// <param name="otherNeighbors">Whether another router than the sender is on the LAN: then a Prune waits the
     /// override interval.</param>
     /// <param name="ignored">Called for each entry that is not ours, with why.</param>

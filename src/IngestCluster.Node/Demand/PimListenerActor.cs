@@ -69,7 +69,10 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         Receive<GetPimState>(_ => Sender.Tell(new PimState(
             _settings.Name, _generationId,
             [.. _neighbors.Neighbors],
-            [.. _demand.Joined.Select(f => (f, _demand.StateOf(f)))])));
+            [.. _demand.Joined.Select(f => (f, _demand.StateOf(f)))])
+        {
+            ExpiresAt = _demand.Joined.ToDictionary(f => f, _demand.ExpiryOf),
+        }));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -298,4 +301,8 @@ public sealed class GetPimState : Akka.Actor.INoSerializationVerificationNeeded
 }
 
 public sealed record PimState(string Interface, uint GenerationId, IReadOnlyList<PimNeighbor> Neighbors,
-    IReadOnlyList<(SourceGroup Flow, DownstreamState State)> Demand) : Akka.Actor.INoSerializationVerificationNeeded;
+    IReadOnlyList<(SourceGroup Flow, DownstreamState State)> Demand) : Akka.Actor.INoSerializationVerificationNeeded
+{
+    /// <summary>When each joined flow expires unless a Join refreshes it; null for an infinite holdtime.</summary>
+    public IReadOnlyDictionary<SourceGroup, DateTimeOffset?> ExpiresAt { get; init; } = new Dictionary<SourceGroup, DateTimeOffset?>();
+}

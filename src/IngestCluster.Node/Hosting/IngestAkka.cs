@@ -78,6 +78,7 @@ public static class IngestAkka
             registry.Register<ClusterFactsActor>(system.ActorOf(ClusterFactsActor.Props(settings.Persistence, metrics), "cluster-facts"));
             system.ActorOf(JournalWarmupActor.Props(settings.Node.Name.Replace(':', '-')), "journal-warmup");
         });
+        akka.AddBudgetSingletonWatch(clock);
         // After the region: the budget tells the sources stage what to join. Its metadata child fetches CBACC from
         // DORMS through one client per node (the singleton may be started here more than once).
         var dorms = new Lazy<DormsClient>(() => new DormsClient(

@@ -23,8 +23,18 @@ public sealed record SourceSettings
     /// rebalance), so the new home's tunnel carries the flow first: make before break.</summary>
     public TimeSpan HandOffLinger { get; init; } = TimeSpan.FromSeconds(6);
 
-    /// <summary>Operator relays by source prefix.</summary>
-    public RelayOverrideTable Overrides { get; init; } = RelayOverrideTable.Empty;
+    private readonly RelayOverrideTable _overrides = RelayOverrideTable.Empty;
+
+    /// <summary>Operator relays by source prefix: the store's current table when there is one (overrides change at run
+    /// time through the admin API), else the one given.</summary>
+    public RelayOverrideTable Overrides
+    {
+        get => OverrideStore?.Current ?? _overrides;
+        init => _overrides = value;
+    }
+
+    /// <summary>The node's changeable overrides; null in tests that fix a table.</summary>
+    public RelayOverrideStore? OverrideStore { get; init; }
 
     /// <summary>The port of relays named by an override without one, and of DRIAD relays.</summary>
     public int RelayPort { get; init; } = Protocols.Driad.AmtRelayRecord.AmtPort;
