@@ -200,11 +200,13 @@ public sealed class BandwidthBudgetActorTests : TestKit
     [Fact]
     public void A_slow_metadata_answer_holds_back_only_its_own_flow_until_the_wait_is_over()
     {
-        var budget = Start(Limited with { MetadataWait = TimeSpan.FromMilliseconds(400), DefaultBitrate = new Bitrate(1_000_000) });
+        var budget = Start(Limited with { MetadataWait = TimeSpan.FromSeconds(2), DefaultBitrate = new Bitrate(1_000_000) });
         Join(budget, A, population: 2);
         _dorms.ExpectMsg<MetadataProtocol.GetFlowMetadata>(TimeSpan.FromSeconds(10)); // never answered
         Assert.Equal(A, Assert.Single(ReportOf(budget).Pending).Flow);
 
+        // Past the 50 ms in which new flows gather into one cohort: C comes on its own.
+        _clock.Advance(TimeSpan.FromMilliseconds(100));
         Join(budget, C, population: 1);
         AnswerMetadata(5_000_000);
         // C does not wait for A.
