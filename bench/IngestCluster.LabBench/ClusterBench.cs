@@ -75,7 +75,7 @@ public static class ClusterBench
                 File.WriteAllText(Path.Combine(data, "joinfile.csv"), "");
                 nodes.Add(LabProcess.Start($"node{i + 1}", directory, "dotnet",
                 [
-                    IngestTopology.Program("IngestCluster.Node"),
+                    IngestTopology.NodeProgram,
                     $"--Node:DataDirectory={data}",
                     $"--Cluster:Port={ports[i]}",
                     $"--Admin:Url=http://127.0.0.1:{9121 + i}",

@@ -11,7 +11,7 @@ using IngestCluster.Protocols;
 namespace IngestCluster.LabBench;
 
 /// <summary>
-/// The data plane, as DATAPLANE.md asks it to be reported: the same `gen amt` load (AMT Multicast Data carrying
+/// The data plane, reported as docs/protocols.md ("Data plane") asks: the same `gen amt` load (AMT Multicast Data carrying
 /// 1,316-byte UDP payloads for (10.99.1.100, 232.1.1.1)) through, one after the other and interleaved over rounds:
 /// our node's data path (TunnelReceiveLoop + JoinedFlowTable + NativeEgress), a bare C# loop on the same kind of
 /// sockets with no checks, cfwd batch 1 and 64, and the kernel's own multicast forwarding (mroute, with native

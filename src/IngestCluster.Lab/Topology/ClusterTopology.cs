@@ -121,7 +121,7 @@ public sealed class ClusterTopology : IAsyncDisposable
         _starts[node] = _starts.GetValueOrDefault(node) + 1;
         var process = Lab.Start(NodeNamespace(node), $"node{node}-{_starts[node]}", "dotnet",
         [
-            IngestTopology.Program("IngestCluster.Node"),
+            IngestTopology.NodeProgram,
             $"--Node:DataDirectory={Path.Combine(Lab.Directory, $"node{node}")}",
             $"--Persistence:ConnectionString=Data Source={Path.Combine(Lab.Directory, "journal.db")}",
             $"--Cluster:Hostname={ClusterHost(node)}",

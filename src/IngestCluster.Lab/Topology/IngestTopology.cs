@@ -100,10 +100,15 @@ public sealed class IngestTopology : IAsyncDisposable
     /// <summary>Where the built programs are: next to the calling assembly (the test or bench output).</summary>
     public static string Program(string name) => Path.Combine(AppContext.BaseDirectory, $"{name}.dll");
 
+    /// <summary>The node program the labs start: the one built next to the caller, or the IngestCluster.Node.dll named
+    /// by <c>INGEST_LAB_NODE</c> (a published one, e.g. ReadyToRun, to measure its cold start).</summary>
+    public static string NodeProgram =>
+        Environment.GetEnvironmentVariable("INGEST_LAB_NODE") is { Length: > 0 } node ? node : Program("IngestCluster.Node");
+
     public LabProcess StartNode(string dataDirectory, params string[] extraArgs) =>
         Lab.Start("ing", "node", "dotnet",
         [
-            Program("IngestCluster.Node"),
+            NodeProgram,
             $"--Node:DataDirectory={dataDirectory}",
             "--Node:Name=lab-ingest",
             "--Demand:Pim:Interfaces:0:Name=d0",

@@ -3,7 +3,7 @@ using System.Net;
 
 namespace IngestCluster.Node.Sources;
 
-/// <summary>Relays that failed, each held down until a time (RFC 8777 §4.2.2 asks for minutes; PROTOCOLS.md: 3–10).</summary>
+/// <summary>Relays that failed, each held down until a time (RFC 8777 §4.2.2 asks for minutes; docs/protocols.md: 3–10).</summary>
 public sealed record RelayHoldDowns(ImmutableDictionary<IPEndPoint, DateTimeOffset> Until)
 {
     public static readonly RelayHoldDowns None = new(ImmutableDictionary<IPEndPoint, DateTimeOffset>.Empty);

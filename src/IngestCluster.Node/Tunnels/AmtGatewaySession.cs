@@ -6,7 +6,7 @@ using IngestCluster.Protocols.Igmp;
 
 namespace IngestCluster.Node.Tunnels;
 
-/// <summary>The gateway side of one AMT tunnel (RFC 7450 §5.2), as PROTOCOLS.md describes it.</summary>
+/// <summary>The gateway side of one AMT tunnel (RFC 7450 §5.2), as docs/protocols.md describes it.</summary>
 public enum GatewayState
 {
     /// <summary>Created, nothing sent.</summary>

@@ -4,7 +4,7 @@ namespace IngestCluster.Node.Tunnels;
 
 /// <summary>
 /// recvmmsg/sendmmsg (Linux, x86-64 and arm64 LP64 layouts) over preallocated native arrays: .NET has no batch
-/// socket API, and one system call per packet caps a forwarder near 200 k packets/s here (DATAPLANE.md). The
+/// socket API, and one system call per packet caps a forwarder near 200 k packets/s here (docs/protocols.md, "Data plane"). The
 /// arrays live in native memory for the loop's life, so a batch costs no allocation and no pinning.
 /// </summary>
 internal static unsafe partial class LinuxMessageBatch
