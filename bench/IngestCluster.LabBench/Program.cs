@@ -10,6 +10,7 @@ using IngestCluster.Lab.Topology;
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- dataplane [rounds=5]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- cluster-scale [sources=1000] [groups-per-source=10]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- demand-rate [flows=10000]
+//        dotnet run -c Release --project bench/IngestCluster.LabBench -- false-downings [seconds-per-phase=180]
 if (args.Length > 0 && args[0] == "cluster-scale")
 {
     return await IngestCluster.LabBench.ClusterBench.Scale(
@@ -19,6 +20,10 @@ if (args.Length > 0 && args[0] == "cluster-scale")
 if (args.Length > 0 && args[0] == "demand-rate")
 {
     return await IngestCluster.LabBench.ClusterBench.DemandRate(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10000);
+}
+if (args.Length > 0 && args[0] == "false-downings")
+{
+    return await IngestCluster.LabBench.PauseBench.Run(TimeSpan.FromSeconds(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 180));
 }
 if (args.Length > 0 && args[0] == "dataplane")
 {
