@@ -26,6 +26,7 @@ public static class PauseBench
         int[] adminPorts = [InProcessNode.FreePort(), InProcessNode.FreePort(), InProcessNode.FreePort()];
         var flows = Enumerable.Range(0, 6).Select(i => new JoinfileEntry(IPAddress.Parse($"198.51.100.{80 + i}"), IPAddress.Parse($"232.9.1.{i}"))).ToList();
         var nodes = new List<LabProcess>();
+        int restarts = 0;
         var hogs = new List<Process>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         try
@@ -51,7 +52,42 @@ public static class PauseBench
             await Phase("no busy loops (the machine as it is)", 0, 0);
             await Phase($"{2 * Environment.ProcessorCount} busy loops at the nodes' priority", 2 * Environment.ProcessorCount, 0);
             await Phase($"{2 * Environment.ProcessorCount} busy loops at nice -10 (above the nodes)", 2 * Environment.ProcessorCount, -10);
-            return nodes.Any(n => n.HasExited) ? 1 : 0;
+            bool exitedUnderLoad = nodes.Any(n => n.HasExited);
+
+            // Stalls: the whole process of the youngest node frozen (SIGSTOP, then SIGCONT), as a long GC, a VM
+            // pause or swapping would. Which stall lengths heal, and which get a healthy node downed.
+            Console.WriteLine();
+            Console.WriteLine("| stall of node 3 (SIGSTOP … SIGCONT) | marked unreachable | downed (and exited) |");
+            Console.WriteLine("|---|---|---|");
+            foreach (double seconds in new[] { 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0 })
+            {
+                int[] before = [.. nodes.Select(n => n.Lines().Count)];
+                var stalled = nodes[2];
+                stalled.Signal(19);
+                await Task.Delay(TimeSpan.FromSeconds(seconds));
+                stalled.Signal(18);
+                await Task.Delay(TimeSpan.FromSeconds(8));
+                var lines = nodes.Take(2).SelectMany((n, i) => n.Lines().Skip(before[i])).ToList();
+                bool unreachable = lines.Any(l => l.Contains("Marking node(s) as UNREACHABLE", StringComparison.Ordinal));
+                bool downed = lines.Any(l => l.Contains("SBR took decision", StringComparison.Ordinal)) || stalled.HasExited;
+                Console.WriteLine($"| {seconds:0.0} s | {(unreachable ? "yes" : "no")} | {(downed ? "yes" : "no")}{(stalled.HasExited ? " (exited)" : "")} |");
+                if (downed)
+                {
+                    await WaitForExit(stalled);
+                    stalled.Dispose();
+                    nodes[2] = StartNode(2, ++restarts);
+                    var rejoin = Stopwatch.StartNew();
+                    while (!await AllUp())
+                    {
+                        if (rejoin.Elapsed > TimeSpan.FromSeconds(120))
+                        {
+                            throw new InvalidOperationException("node 3 did not rejoin in 120 s");
+                        }
+                        await Task.Delay(500);
+                    }
+                }
+            }
+            return exitedUnderLoad ? 1 : 0;
         }
         finally
         {
@@ -84,6 +120,19 @@ public static class PauseBench
             int decisions = lines.Count(l => l.Contains("SBR took decision", StringComparison.Ordinal));
             int exits = nodes.Count(n => n.HasExited);
             Console.WriteLine($"| {name} | {unreachable} | {healed} | {decisions} | {exits} |");
+        }
+
+        static async Task WaitForExit(LabProcess process)
+        {
+            var waited = Stopwatch.StartNew();
+            while (!process.HasExited && waited.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(200);
+            }
+            if (!process.HasExited)
+            {
+                process.Signal(9);
+            }
         }
 
         void StopHogs()
@@ -122,10 +171,10 @@ public static class PauseBench
             return true;
         }
 
-        LabProcess StartNode(int n)
+        LabProcess StartNode(int n, int run = 0)
         {
             string P(int port) => port.ToString(CultureInfo.InvariantCulture);
-            return LabProcess.Start($"node{n}", directory, "dotnet",
+            return LabProcess.Start($"node{n}-{run}", directory, "dotnet",
             [
                 IngestTopology.Program("IngestCluster.Node"),
                 $"--Node:DataDirectory={Path.Combine(directory, $"node{n}")}",

@@ -13,33 +13,68 @@ namespace IngestCluster.Node.Hosting;
 /// timestamp and the thread. Here the category is the logging class (<c>Akka.Cluster.Cluster</c>,
 /// <c>IngestCluster.Node.Budget.BandwidthBudgetActor</c>), the message is only the message, and the actor path (the
 /// log source) follows it when the message does not already name it. Timestamps come from the console formatter.
+/// It also counts the cluster refusals that Akka only logs: a seed that answered from an actor system of another name
+/// (or another transport protocol) is ignored by Akka, and this node never joins; that is counted in
+/// <c>ingest_cluster_join_refused_total{reason}</c> and logged once more as <c>cluster.join_refused</c> with the
+/// setting to fix.
 /// </summary>
 public sealed class AkkaLoggerBridge : LoggerFactoryLogger
 {
     private readonly ILoggerFactory _factory;
     private readonly Dictionary<string, ILogger> _byCategory = new(StringComparer.Ordinal);
+    private readonly NodeMetrics? _metrics;
 
     public AkkaLoggerBridge()
     {
         var setup = Context.System.Settings.Setup.Get<LoggerFactorySetup>();
         _factory = setup.HasValue ? setup.Value.LoggerFactory : Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+        var metrics = Context.System.Settings.Setup.Get<NodeMetricsSetup>();
+        _metrics = metrics.HasValue ? metrics.Value.Metrics : null;
+    }
+
+    /// <summary>What a refusal Akka logs is about, or null: the warnings Akka.Cluster writes when a seed it was sent
+    /// to answered from another actor system name or protocol (it ignores that seed and never joins).</summary>
+    public static string? JoinRefusal(LogEvent log, string message)
+    {
+        if (log.LogLevel() != Akka.Event.LogLevel.WarningLevel)
+        {
+            return null;
+        }
+        if (message.Contains("wrong ActorSystem name", StringComparison.Ordinal))
+        {
+            return "system_name";
+        }
+        return message.Contains("join member with wrong protocol", StringComparison.Ordinal) ? "protocol" : null;
     }
 
     protected override void Log(LogEvent log, ActorPath path)
     {
-        string category = Category(log);
+        var logger = Logger(Category(log));
+        var level = Level(log.LogLevel());
+        string message = Message(log);
+        if (JoinRefusal(log, message) is { } reason)
+        {
+            _metrics?.Counter("ingest_cluster_join_refused_total", $"reason=\"{reason}\"",
+                "Seeds this node would not join (another actor system name or protocol), by reason").Increment();
+            Logger("IngestCluster.Node.Hosting.Cluster").LogWarning(
+                "cluster.join_refused: a seed answered from another {Reason} ({Detail}); this node stays out of that cluster. " +
+                "Every member needs the same Cluster:SystemName and seed addresses that name it", reason.Replace('_', ' '), message);
+        }
+        if (!logger.IsEnabled(level))
+        {
+            return;
+        }
+        logger.Log(level, default, message, log.Cause, static (m, _) => m);
+    }
+
+    private ILogger Logger(string category)
+    {
         if (!_byCategory.TryGetValue(category, out var logger))
         {
             logger = _factory.CreateLogger(category);
             _byCategory[category] = logger;
         }
-        var level = Level(log.LogLevel());
-        if (!logger.IsEnabled(level))
-        {
-            return;
-        }
-        string message = Message(log);
-        logger.Log(level, default, message, log.Cause, static (m, _) => m);
+        return logger;
     }
 
     /// <summary>The event's own text (formatted with its arguments), then its source unless the text names it.</summary>
@@ -83,4 +118,11 @@ public sealed class AkkaLoggerBridge : LoggerFactoryLogger
         Akka.Event.LogLevel.WarningLevel => MelLogLevel.Warning,
         _ => MelLogLevel.Error,
     };
+}
+
+
+/// <summary>Hands the node's counters to actors Akka creates by itself (the logger bridge).</summary>
+public sealed class NodeMetricsSetup(NodeMetrics metrics) : Akka.Actor.Setup.Setup
+{
+    public NodeMetrics Metrics { get; } = metrics;
 }

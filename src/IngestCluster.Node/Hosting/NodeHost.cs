@@ -90,7 +90,8 @@ public static class NodeHost
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, IngestCluster.Admin.Contracts.AdminJson.Default));
         builder.Services.AddAkka(settings.Cluster.SystemName, (akka, _) =>
         {
-            akka.ConfigureLoggers(loggers =>
+            akka.AddSetup(new NodeMetricsSetup(metrics))
+                .ConfigureLoggers(loggers =>
                 {
                     loggers.ClearLoggers();
                     loggers.AddLogger<AkkaLoggerBridge>();
