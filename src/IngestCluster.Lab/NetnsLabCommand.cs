@@ -118,6 +118,7 @@ internal static class NetnsLabCommand
                 state.Write("stopping", null);
             }
         }
+        state.Topology = null; // its processes are disposed now
         state.Write("down", null);
         status.Write("down", json => json.WriteString("dir", dir));
         return 0;
@@ -355,8 +356,11 @@ internal static class NetnsLabCommand
 
         public Dictionary<(string Source, string Group), LabProcess> Receivers { get; } = [];
 
+        private TimeSpan? _upTime;
+
         public void Write(string phase, TimeSpan? upTime)
         {
+            _upTime = upTime ?? _upTime;
             File.WriteAllText(Path.Combine(Dir, "up.pid"), Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
             var buffer = new MemoryStream();
             using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
@@ -364,7 +368,7 @@ internal static class NetnsLabCommand
                 json.WriteStartObject();
                 json.WriteString("phase", phase);
                 json.WriteNumber("upPid", Environment.ProcessId);
-                if (upTime is { } t)
+                if (_upTime is { } t)
                 {
                     json.WriteNumber("upSeconds", Math.Round(t.TotalSeconds, 1));
                 }
