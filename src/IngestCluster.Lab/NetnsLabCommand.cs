@@ -58,6 +58,8 @@ internal static class NetnsLabCommand
             return 1;
         }
         Directory.CreateDirectory(Path.Combine(dir, "control"));
+        // FRR's daemons run as frr and must reach their directory under logs/ (a temporary --dir is 0700).
+        File.SetUnixFileMode(dir, (UnixFileMode)0b111_101_101);
         foreach (var stale in Directory.GetFiles(Path.Combine(dir, "control")))
         {
             File.Delete(stale);
@@ -67,7 +69,18 @@ internal static class NetnsLabCommand
         var plan = new ClusterLabPlan(net, sources, prefix, Path.Combine(dir, "logs"), dormsKbps);
         var state = new LabState(dir, plan);
         state.Write("building", null);
-        var topology = await ClusterTopology.Create("icnl", plan).ConfigureAwait(false);
+        ClusterTopology topology;
+        try
+        {
+            topology = await ClusterTopology.Create("icnl", plan).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException or IOException)
+        {
+            // Create removed what it had made.
+            Console.Error.WriteLine($"error: netns-lab up: building the topology: {e.Message}");
+            state.Write("failed", null);
+            return 1;
+        }
         await using (topology.ConfigureAwait(false))
         {
             try
