@@ -59,7 +59,7 @@ internal static class NetnsLabCommand
         }
         Directory.CreateDirectory(Path.Combine(dir, "control"));
         // FRR's daemons run as frr and must reach their directory under logs/ (a temporary --dir is 0700).
-        File.SetUnixFileMode(dir, (UnixFileMode)0b111_101_101);
+        NetnsLab.Run("chmod", "755", dir);
         foreach (var stale in Directory.GetFiles(Path.Combine(dir, "control")))
         {
             File.Delete(stale);
