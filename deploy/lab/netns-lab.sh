@@ -116,9 +116,13 @@ cmd_kill_node() {
   local pid; pid="$(cat "$DIR/node$n.pid" 2>/dev/null || true)"
   [ -n "$pid" ] || die "no recorded PID for node $n"
   # Only the process that is really node n: in its namespace, running the node program.
-  [ "$(ip netns identify "$pid" 2>/dev/null)" = "${PREFIX}n$n" ] || die "pid $pid is not running in ${PREFIX}n$n (node $n already dead?)"
+  alive() { [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+  alive "$pid" || die "node $n (pid $pid) is not running"
+  [ "$(ip netns identify "$pid" 2>/dev/null)" = "${PREFIX}n$n" ] || die "pid $pid is not running in ${PREFIX}n$n"
   tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "IngestCluster.Node" || die "pid $pid is not an ingest node"
   kill -KILL "$pid"
+  for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
+  alive "$pid" && die "node $n (pid $pid) still running 5 s after SIGKILL"
   echo "netns-lab: node $n (pid $pid) killed with SIGKILL at $(date -u +%H:%M:%S.%3N)"
 }
 
