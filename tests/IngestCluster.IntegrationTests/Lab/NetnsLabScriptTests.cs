@@ -83,6 +83,39 @@ public sealed partial class NetnsLabScriptTests(ITestOutputHelper output)
         Assert.Equal(0, Script("down").Exit);
     }
 
+    [Fact]
+    public void Down_after_up_was_killed_removes_its_processes_and_namespaces()
+    {
+        Assert.Empty(LabNamespaces());
+        (int Exit, string Text) down;
+        int upPid;
+        try
+        {
+            var up = Script("up", "--sources", "1");
+            Assert.True(up.Exit == 0, $"up failed:\n{up.Text}");
+            upPid = int.Parse(File.ReadAllText(Path.Combine(_dir, "up.pid")).Trim(), CultureInfo.InvariantCulture);
+            // A crash of up: no clean-up of its own, its children keep running in the namespaces.
+            using (var process = Process.GetProcessById(upPid))
+            {
+                process.Kill();
+                Assert.True(process.WaitForExit(10_000));
+            }
+            Assert.Equal(8, LabNamespaces().Count);
+            Assert.Contains(LabNamespaces(), ns => IngestCluster.Lab.Topology.NetnsLab.Run("ip", "netns", "pids", ns).Trim().Length > 0);
+            Assert.NotEqual(0, Script("status").Exit);
+        }
+        finally
+        {
+            down = Script("down");
+            output.WriteLine(down.Text);
+        }
+        Assert.True(down.Exit == 0, down.Text);
+        // 3 nodes, zebra, staticd, pimd, named, relay, dorms, 1 source.
+        var stray = Regex.Match(down.Text, @"stray processes killed: (\d+)");
+        Assert.True(stray.Success && int.Parse(stray.Groups[1].Value, CultureInfo.InvariantCulture) >= 10, down.Text);
+        Assert.Empty(LabNamespaces());
+    }
+
     private record struct ReceiverLine(bool Receiving, long Received);
 
     /// <summary>The receiver's line of <c>status</c>: "(S,G)  pid P  receiving|NOT receiving  received N ...".</summary>
