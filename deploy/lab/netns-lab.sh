@@ -9,7 +9,7 @@
 #   deploy/lab/netns-lab.sh logs N|NAME [-f]         tail node N's log (or relay, dorms, named-rly, source-0, ...)
 #   deploy/lab/netns-lab.sh down                     stop everything and delete every icnl-* namespace (idempotent)
 #
-# Root on Linux with iproute2, FRR, bind9, curl and the .NET 10 SDK (scripts/install-test-deps.sh), and a Release
+# Root on Linux with iproute2, FRR, bind9, curl, jq, bc and the .NET 10 SDK (scripts/install-test-deps.sh), and a Release
 # build (`dotnet build IngestCluster.sln -c Release`). Addresses are all in 10.170.0.0/16 inside the namespaces;
 # the host's interfaces and routes are never touched. docs/lab.md describes the lab; docs/troubleshooting.md walks it.
 #
@@ -25,7 +25,7 @@ NODE_DLL="${INGEST_NODE_DLL:-$ROOT/src/IngestCluster.Node/bin/Release/net10.0/In
 UP_TIMEOUT="${NETNS_LAB_UP_TIMEOUT:-240}"
 
 die() { echo "netns-lab: $*" >&2; exit 1; }
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 need_root() { [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"; }
 
