@@ -3,8 +3,8 @@ using IngestCluster.Lab;
 // IngestCluster.Lab SUBCOMMAND [--option value ...]: lab peers for the end-to-end tests. Status lines go to
 // stdout as one JSON object a line; usage errors go to stderr with exit code 2.
 const string Usage =
-    "usage: IngestCluster.Lab <source|receiver|relay|inject|dorms> [options]\n  " + MulticastSource.Usage + "\n  " +
-    MulticastReceiver.Usage + "\n  " + RelayCommand.Usage + "\n  " + PacketInjector.Usage + "\n  " + DormsCommand.Usage;
+    "usage: IngestCluster.Lab <source|receiver|relay|inject|dorms|netns-lab> [options]\n  " + MulticastSource.Usage + "\n  " +
+    MulticastReceiver.Usage + "\n  " + RelayCommand.Usage + "\n  " + PacketInjector.Usage + "\n  " + DormsCommand.Usage + "\n  " + NetnsLabCommand.Usage;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 {
@@ -20,6 +20,7 @@ var subcommandUsage = args[0] switch
     "relay" => RelayCommand.Usage,
     "inject" => PacketInjector.Usage,
     "dorms" => DormsCommand.Usage,
+    "netns-lab" => NetnsLabCommand.Usage,
     _ => null,
 };
 if (subcommandUsage is null)
@@ -37,6 +38,7 @@ try
         "receiver" => await new MulticastReceiver(rest).RunAsync(StatusWriter.Console).ConfigureAwait(false),
         "inject" => PacketInjector.Run(rest, StatusWriter.Console),
         "dorms" => await DormsCommand.RunAsync(rest, StatusWriter.Console).ConfigureAwait(false),
+        "netns-lab" => await NetnsLabCommand.RunAsync(rest, StatusWriter.Console).ConfigureAwait(false),
         _ => await RelayCommand.RunAsync(rest, StatusWriter.Console).ConfigureAwait(false),
     };
 }

@@ -19,6 +19,7 @@ namespace IngestCluster.Lab.Topology;
 /// </summary>
 public sealed class ClusterTopology : IAsyncDisposable
 {
+    // The default plan's addresses, as the failover tests use them (ClusterLabPlan.Default).
     public const string ClusterAddress = "10.93.2.10";
     public const string RouterDownstream = "10.93.2.1";
     public const string Relay = "10.93.3.1";
@@ -31,12 +32,16 @@ public sealed class ClusterTopology : IAsyncDisposable
     private readonly Dictionary<int, int> _starts = [];
     private int _receivers;
 
-    private ClusterTopology(NetnsLab lab, FrrRouter router, Bind9Server dns)
+    private ClusterTopology(ClusterLabPlan plan, NetnsLab lab, FrrRouter router, Bind9Server dns)
     {
+        Plan = plan;
         Lab = lab;
         Router = router;
         Dns = dns;
     }
+
+    /// <summary>The addresses, namespace prefix and directory this lab was built with.</summary>
+    public ClusterLabPlan Plan { get; }
 
     public NetnsLab Lab { get; }
 
@@ -44,21 +49,26 @@ public sealed class ClusterTopology : IAsyncDisposable
 
     public Bind9Server Dns { get; }
 
-    public static string Source(int i) => $"10.93.4.{2 + i}";
+    public static string Source(int i) => ClusterLabPlan.Default.Source(i);
 
-    public static string Group(int i) => $"232.1.1.{1 + i}";
+    public static string Group(int i) => ClusterLabPlan.Group(i);
 
-    public static string NodeNamespace(int node) => $"n{node}";
+    public static string NodeNamespace(int node) => ClusterLabPlan.NodeNamespace(node);
 
-    public static string ClusterHost(int node) => $"10.93.9.1{node}";
+    public static string ClusterHost(int node) => ClusterLabPlan.Default.ClusterHost(node);
 
-    public static string NodeAddress(int node) => $"akka.tcp://ingest@{ClusterHost(node)}:4053";
+    public static string NodeAddress(int node) => ClusterLabPlan.Default.NodeAddress(node);
 
     public LabProcess Node(int node) => _nodes[node];
 
-    public static async Task<ClusterTopology> Create(string purpose)
+    public static Task<ClusterTopology> Create(string purpose) => Create(purpose, ClusterLabPlan.Default);
+
+    /// <summary>Builds the lab on <paramref name="plan"/>'s addresses (its namespace prefix and directory, when it
+    /// names them, instead of <paramref name="purpose"/> plus this process's id and a temporary directory).</summary>
+    public static async Task<ClusterTopology> Create(string purpose, ClusterLabPlan plan)
     {
-        var lab = NetnsLab.Create(purpose);
+        string net = plan.Net;
+        var lab = NetnsLab.Create(purpose, plan.NamespacePrefix, plan.Directory);
         try
         {
             foreach (var ns in new[] { "lan", "rcv", "rtr", "n1", "n2", "n3", "rly", "src" })
@@ -68,23 +78,23 @@ public sealed class ClusterTopology : IAsyncDisposable
             lab.Bridge("lan", "dlan");
             lab.Bridge("lan", "clan");
             lab.Bridge("lan", "wlan");
-            lab.Link("rcv", "r0", "10.93.1.2/24", "rtr", "r1", "10.93.1.1/24");
-            lab.Attach("rtr", "u0", $"{RouterDownstream}/24", "lan", "dlan", "p-rtr");
+            lab.Link("rcv", "r0", $"{net}.1.2/24", "rtr", "r1", $"{net}.1.1/24");
+            lab.Attach("rtr", "u0", $"{plan.RouterDownstream}/24", "lan", "dlan", "p-rtr");
             for (int n = 1; n <= 3; n++)
             {
                 string ns = NodeNamespace(n);
-                lab.Attach(ns, "d0", $"10.93.2.1{n}/24", "lan", "dlan", $"p-d{n}");
-                lab.Attach(ns, "c0", $"{ClusterHost(n)}/24", "lan", "clan", $"p-c{n}");
-                lab.Attach(ns, "w0", $"10.93.3.1{n}/24", "lan", "wlan", $"p-w{n}");
+                lab.Attach(ns, "d0", $"{net}.2.1{n}/24", "lan", "dlan", $"p-d{n}");
+                lab.Attach(ns, "c0", $"{plan.ClusterHost(n)}/24", "lan", "clan", $"p-c{n}");
+                lab.Attach(ns, "w0", $"{net}.3.1{n}/24", "lan", "wlan", $"p-w{n}");
             }
-            lab.Attach("rly", "a0", $"{Relay}/24", "lan", "wlan", "p-rly");
-            lab.Link("rly", "b0", "10.93.4.1/24", "src", "s0", $"{Source(0)}/24");
-            for (int i = 1; i < Sources; i++)
+            lab.Attach("rly", "a0", $"{plan.Relay}/24", "lan", "wlan", "p-rly");
+            lab.Link("rly", "b0", $"{net}.4.1/24", "src", "s0", $"{plan.Source(0)}/24");
+            for (int i = 1; i < plan.Sources; i++)
             {
-                lab.Exec("src", "ip", "addr", "add", $"{Source(i)}/24", "dev", "s0");
+                lab.Exec("src", "ip", "addr", "add", $"{plan.Source(i)}/24", "dev", "s0");
             }
-            lab.Exec("rcv", "ip", "route", "add", "default", "via", "10.93.1.1");
-            lab.Exec("src", "ip", "route", "add", "default", "via", "10.93.4.1");
+            lab.Exec("rcv", "ip", "route", "add", "default", "via", $"{net}.1.1");
+            lab.Exec("src", "ip", "route", "add", "default", "via", $"{net}.4.1");
             lab.Exec("src", "ip", "route", "add", "232.0.0.0/8", "dev", "s0");
             lab.Sysctl("rtr", "net.ipv4.ip_forward", "1");
             lab.Sysctl("rcv", "net.ipv4.conf.r0.force_igmp_version", "3");
@@ -92,21 +102,10 @@ public sealed class ClusterTopology : IAsyncDisposable
 
             var router = await FrrRouter.Start(lab, "rtr",
                 zebraConf: "hostname rtr\nip nht resolve-via-default\n",
-                staticdConf: $"ip route 10.93.4.0/24 {ClusterAddress}\n",
+                staticdConf: $"ip route {net}.4.0/24 {plan.ClusterAddress}\n",
                 pimdConf: "interface r1\n ip pim\n ip igmp\n!\ninterface u0\n ip pim\n!\n");
-            var records = string.Join("\n", Enumerable.Range(0, Sources).Select(i => $"{2 + i} IN AMTRELAY 10 0 1 {Relay}"));
-            var dns = await Bind9Server.Start(lab, "rly", Relay, 5353, new Dictionary<string, string>
-            {
-                ["4.93.10.in-addr.arpa"] = $"""
-                    $ORIGIN 4.93.10.in-addr.arpa.
-                    $TTL 60
-                    @ IN SOA ns.lab.example. hostmaster.lab.example. 1 60 60 600 30
-                    @ IN NS ns.lab.example.
-                    {records}
-
-                    """,
-            });
-            return new ClusterTopology(lab, router, dns);
+            var dns = await Bind9Server.Start(lab, "rly", plan.Relay, 5353, plan.Zones());
+            return new ClusterTopology(plan, lab, router, dns);
         }
         catch
         {
@@ -124,16 +123,16 @@ public sealed class ClusterTopology : IAsyncDisposable
             IngestTopology.NodeProgram,
             $"--Node:DataDirectory={Path.Combine(Lab.Directory, $"node{node}")}",
             $"--Persistence:ConnectionString=Data Source={Path.Combine(Lab.Directory, "journal.db")}",
-            $"--Cluster:Hostname={ClusterHost(node)}",
-            $"--Cluster:SeedNodes:0={NodeAddress(1)}",
-            $"--Cluster:SeedNodes:1={NodeAddress(2)}",
-            $"--Cluster:SeedNodes:2={NodeAddress(3)}",
+            $"--Cluster:Hostname={Plan.ClusterHost(node)}",
+            $"--Cluster:SeedNodes:0={Plan.NodeAddress(1)}",
+            $"--Cluster:SeedNodes:1={Plan.NodeAddress(2)}",
+            $"--Cluster:SeedNodes:2={Plan.NodeAddress(3)}",
             "--Demand:Pim:Interfaces:0:Name=d0",
-            $"--Demand:Pim:Interfaces:0:ClusterAddress={ClusterAddress}",
+            $"--Demand:Pim:Interfaces:0:ClusterAddress={Plan.ClusterAddress}",
             "--Demand:Pim:Interfaces:0:HelloPeriod=5s",
             "--Demand:Joinfile=off",
             "--Egress:Interface=d0",
-            $"--Dns:Servers:0={Relay}:5353",
+            $"--Dns:Servers:0={Plan.Relay}:5353",
             $"--Admin:Url={AdminUrl}",
             "--Budget:ReconcileInterval=2s",
             .. extraArgs,
@@ -146,11 +145,15 @@ public sealed class ClusterTopology : IAsyncDisposable
         Lab.Start(ns, processName, "dotnet", [IngestTopology.Program("IngestCluster.Lab"), .. args]);
 
     public LabProcess StartSource(int i, int rate) => StartLab("src", $"source-{i}", "source", "--group", Group(i),
-        "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", Source(i), "--interface", "s0",
+        "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", Plan.Source(i), "--interface", "s0",
         "--rate", rate.ToString(CultureInfo.InvariantCulture), "--size", "200", "--ttl", "16", "--status-interval", "0");
 
-    public LabProcess StartReceiver(int i) => StartLab("rcv", $"receiver-{i}-{Interlocked.Increment(ref _receivers)}", "receiver",
-        "--source", Source(i), "--group", Group(i), "--port", Port.ToString(CultureInfo.InvariantCulture), "--interface", "r0",
+    public LabProcess StartReceiver(int i) => StartReceiver(Plan.Source(i), Group(i), $"receiver-{i}");
+
+    /// <summary>A receiver in <c>rcv</c> joining (<paramref name="source"/>, <paramref name="group"/>) on r0.</summary>
+    public LabProcess StartReceiver(string source, string group, string name) =>
+        StartLab("rcv", $"{name}-{Interlocked.Increment(ref _receivers)}", "receiver",
+        "--source", source, "--group", group, "--port", Port.ToString(CultureInfo.InvariantCulture), "--interface", "r0",
         "--status-interval", "500ms", "--report-gaps", "250ms");
 
     /// <summary>A node's /status JSON, read from inside its namespace; null when it does not answer.</summary>

@@ -27,12 +27,27 @@ public sealed class NetnsLab : IAsyncDisposable
 
     public IReadOnlyList<LabProcess> Processes => _processes;
 
-    public static NetnsLab Create(string purpose)
+    /// <summary>A lab whose namespaces are named <paramref name="prefix"/> + name (default: purpose, this process's id
+    /// and a dash) and whose configs and logs go to <paramref name="directory"/> (default: a new temporary one).</summary>
+    public static NetnsLab Create(string purpose, string? prefix = null, string? directory = null)
     {
-        string prefix = $"{purpose}{Environment.ProcessId % 100000}-";
-        string directory = System.IO.Directory.CreateTempSubdirectory($"ingest-lab-{purpose}-").FullName;
+        prefix ??= $"{purpose}{Environment.ProcessId % 100000}-";
+        if (directory is null)
+        {
+            directory = System.IO.Directory.CreateTempSubdirectory($"ingest-lab-{purpose}-").FullName;
+        }
+        else
+        {
+            System.IO.Directory.CreateDirectory(directory);
+        }
         return new NetnsLab(prefix, directory);
     }
+
+    /// <summary>Every namespace this lab made (full names), in order.</summary>
+    public IReadOnlyList<string> Namespaces => _namespaces;
+
+    /// <summary>The FRR daemons' PIDs (they fork themselves).</summary>
+    public IReadOnlyList<int> DaemonPids => _daemonPids;
 
     public string Ns(string name) => Prefix + name;
 
