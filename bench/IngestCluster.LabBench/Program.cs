@@ -6,7 +6,7 @@ using IngestCluster.Lab.Topology;
 // Join to first packet, measured as a receiver sees it: the receiver's IGMPv3 join, FRR's PIM Join to the node,
 // admission, DRIAD through bind9, the AMT tunnel to our relay, native egress, FRR forwarding, first datagram.
 // Every join is cold: the previous flow is released (its Prune, then BLOCK and the tunnel gone) before the next.
-// Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20]
+// Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20] [--dorms]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- dataplane [rounds=5]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- cluster-scale [sources=1000] [groups-per-source=10]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- demand-rate [flows=10000]
@@ -34,17 +34,30 @@ if (args.Length > 0 && args[0] == "dataplane")
     }
     return await IngestCluster.LabBench.DataPlane.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5);
 }
-int joins = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
+// --dorms: a budget limit is set, so every join first fetches the flow's CBACC metadata from the lab DORMS server
+// (SRV lookup, host-meta, the CBACC resource over HTTPS); the metadata is kept for 1 s (joins come several seconds apart), so every fetch is cold.
+bool withDorms = args.Contains("--dorms");
+int joins = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) is { } count ? int.Parse(count, CultureInfo.InvariantCulture) : 20;
 const string group = "232.1.1.1";
 
 await using var topology = await IngestTopology.Create("icbench");
 var relay = topology.StartLab("rly", "relay", "relay", "--listen", IngestTopology.Relay, "--upstream-interface", "b0");
 await relay.WaitForLine(l => l.Contains("\"started\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
 topology.StartLab("src", "source", "source", "--group", group, "--port", "5001", "--interface", "s0", "--rate", "1000", "--size", "1316", "--ttl", "16");
-var node = topology.StartNode(Path.Combine(topology.Lab.Directory, "node-data"));
+var nodeArgs = new List<string>();
+if (withDorms)
+{
+    string ca = Path.Combine(topology.Lab.Directory, "dorms-ca.pem");
+    var dorms = topology.StartLab("ing", "dorms", "dorms", "--listen", $"127.0.0.1:{IngestTopology.DormsPort}", "--name", IngestTopology.DormsName,
+        "--write-ca", ca, "--flows", $"{IngestTopology.Source},{group},2000");
+    await dorms.WaitForLine(l => l.Contains("\"started\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+    nodeArgs.AddRange(["--Budget:Limit=1Gbps", $"--Budget:Metadata:CaBundle={ca}", "--Budget:Metadata:MinTtl=0s", "--Budget:Metadata:MaxTtl=1s"]);
+}
+var node = topology.StartNode(Path.Combine(topology.Lab.Directory, "node-data"), [.. nodeArgs]);
 await Until(() => Admitted() is not null, TimeSpan.FromSeconds(60));
 
 var samples = new List<double>();
+int fromCbacc = 0;
 for (int i = 1; i <= joins; i++)
 {
     await Until(() => Admitted() == false, TimeSpan.FromSeconds(60));
@@ -55,13 +68,18 @@ for (int i = 1; i <= joins; i++)
     var first = json.RootElement.GetProperty("firstPacketMs");
     double ms = first.ValueKind == JsonValueKind.Number ? first.GetDouble() : double.NaN;
     samples.Add(ms);
-    Console.WriteLine($"join {i,2}: first packet after {ms,8:0.0} ms");
+    string from = BitrateFrom() ?? "?";
+    if (from == "cbacc")
+    {
+        fromCbacc++;
+    }
+    Console.WriteLine($"join {i,2}: first packet after {ms,8:0.0} ms (bitrate from {from})");
 }
 
 var sorted = samples.Where(s => !double.IsNaN(s)).Order().ToList();
 double Percentile(double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 Console.WriteLine();
-Console.WriteLine($"joins: {samples.Count}, with a first packet: {sorted.Count}");
+Console.WriteLine($"joins: {samples.Count}, with a first packet: {sorted.Count}; admitted with CBACC metadata: {fromCbacc}");
 if (sorted.Count > 0)
 {
     Console.WriteLine($"median {Percentile(0.5):0.0} ms, p90 {Percentile(0.9):0.0} ms, min {sorted[0]:0.0} ms, max {sorted[^1]:0.0} ms");
@@ -76,6 +94,26 @@ bool? Admitted()
         using var status = JsonDocument.Parse(topology.NodeStatus());
         return status.RootElement.GetProperty("budget").GetProperty("admitted").EnumerateArray()
             .Any(f => f.GetProperty("source").GetString() == IngestTopology.Source);
+    }
+    catch (Exception e) when (e is InvalidOperationException or JsonException or KeyNotFoundException)
+    {
+        return null;
+    }
+}
+
+string? BitrateFrom()
+{
+    try
+    {
+        using var status = JsonDocument.Parse(topology.NodeStatus());
+        foreach (var f in status.RootElement.GetProperty("budget").GetProperty("admitted").EnumerateArray())
+        {
+            if (f.GetProperty("source").GetString() == IngestTopology.Source)
+            {
+                return f.TryGetProperty("bitrateFrom", out var from) ? from.GetString() : null;
+            }
+        }
+        return null;
     }
     catch (Exception e) when (e is InvalidOperationException or JsonException or KeyNotFoundException)
     {
