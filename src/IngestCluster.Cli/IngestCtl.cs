@@ -10,14 +10,14 @@ namespace IngestCluster.Cli;
 /// <summary>
 /// ingestctl: <c>ingestctl [host:port] &lt;palette&gt; &lt;command&gt; [options]</c>, as pbm is used, or with
 /// <c>--node host:port</c>. Palettes and commands follow Petabridge.Cmd's names where pbm has the command (cluster,
-/// cluster-sharding, actor); ingest, relay and log are ours. Every command and its output: docs/operations.md.
+/// cluster-sharding, actor); ingest, relay, log, budget and capture are ours. Every command and its output: docs/operations.md.
 /// </summary>
 public static class IngestCtl
 {
     public const string DefaultNode = "127.0.0.1:9110";
     public const string TokenVariable = "INGESTCTL_TOKEN";
 
-    private static readonly string[] Palettes = ["cluster", "cluster-sharding", "actor", "ingest", "relay", "log"];
+    private static readonly string[] Palettes = ["cluster", "cluster-sharding", "actor", "ingest", "relay", "log", "budget", "capture"];
 
     /// <summary>Runs one command line; returns its exit code (<see cref="ExitCodes"/>).</summary>
     public static async Task<int> RunAsync(string[] args, IAnsiConsole output, TextWriter error,
@@ -202,6 +202,14 @@ public static class IngestCtl
         root.Subcommands.Add(ingest);
         root.Subcommands.Add(relay);
         root.Subcommands.Add(log);
+
+        var rate = new Argument<string>("rate") { Description = "a bitrate with its unit (bps, kbps, Mbps, Gbps), e.g. 2Gbps; or settings (back to Budget:Limit)" };
+        root.Subcommands.Add(new Command("budget", "the cluster's bandwidth budget")
+        {
+            Leaf("show", "the limit and where it came from, used, admitted, blocked (why, until when) and pending flows", BudgetCommands.Show),
+            Leaf("set-limit", "set the limit at run time (persisted), or 'settings' to return to Budget:Limit",
+                i => BudgetCommands.SetLimit(i, i.Parse.GetValue(rate)!), rate),
+        });
         return root;
     }
 }
