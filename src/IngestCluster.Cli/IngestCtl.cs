@@ -80,10 +80,11 @@ public static class IngestCtl
             Description = $"bearer token (Admin:Token of the node); default: ${TokenVariable}",
             Recursive = true,
         };
+        // Each command's own option rather than a recursive one, so that capture's -o can name its file (as tcpdump's
+        // users expect from -w and curl's from -o).
         var format = new Option<string>("--output", "-o")
         {
             Description = "table (default) or json (the API's records)",
-            Recursive = true,
             DefaultValueFactory = _ => "table",
         };
         format.AcceptOnlyFromAmong("table", "json");
@@ -104,12 +105,11 @@ public static class IngestCtl
         var root = new RootCommand("ingestctl: operate an IngestCluster through its nodes' admin API (pbm-style palettes)");
         root.Options.Add(node);
         root.Options.Add(token);
-        root.Options.Add(format);
         root.Options.Add(timeout);
 
         Command Leaf(string name, string description, Func<Invocation, Task<int>> action, params Symbol[] symbols)
         {
-            var command = new Command(name, description);
+            var command = new Command(name, description) { format };
             foreach (var symbol in symbols)
             {
                 switch (symbol)
@@ -210,6 +210,7 @@ public static class IngestCtl
             Leaf("set-limit", "set the limit at run time (persisted), or 'settings' to return to Budget:Limit",
                 i => BudgetCommands.SetLimit(i, i.Parse.GetValue(rate)!), rate),
         });
+        root.Subcommands.Add(CaptureCommand.Build(node, token, timeout, context.Output, context.Handler, environment));
         return root;
     }
 }
