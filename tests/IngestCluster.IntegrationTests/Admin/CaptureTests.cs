@@ -74,10 +74,11 @@ public sealed class CaptureTests : IAsyncLifetime
         return (run.Out, Tshark(file));
     }
 
-    private static List<string> Tshark(string file)
+    private static List<string> Tshark(string file, params string[] fields)
     {
+        fields = fields.Length == 0 ? ["ip.dst", "udp.dstport"] : fields;
         var start = new ProcessStartInfo("tshark") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-r", file, "-T", "fields", "-e", "ip.dst", "-e", "udp.dstport" })
+        foreach (var a in new[] { "-r", file, "-T", "fields" }.Concat(fields.SelectMany(f => new[] { "-e", f })))
         {
             start.ArgumentList.Add(a);
         }
@@ -112,6 +113,53 @@ public sealed class CaptureTests : IAsyncLifetime
         var (_, packets) = await CaptureWhileSending("amt", Path.Combine(_directory, "amt.pcap"));
         Assert.True(packets.Count(p => p == "127.0.0.1 2268") >= 10, $"{packets.Count} packet(s): {string.Join(" | ", packets.Take(10))}");
         Assert.All(packets, p => Assert.EndsWith(" 2268", p, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_pim_capture_holds_the_hellos_sent_on_loopback_and_no_udp()
+    {
+        // PIM Hellos (our own codec's, holdtime 105 s, generation id 0x1cc0) from a raw socket to 127.0.0.1, every
+        // 20 ms, with UDP besides that the filter must leave out.
+        var hello = new IngestCluster.Protocols.Pim.PimHello { HoldtimeSeconds = 105, GenerationId = 0x1cc0 };
+        // An IPv4 header by hand (the kernel fills in the total length and the checksum of an IPPROTO_RAW send):
+        // version 4, IHL 5, TTL 1, protocol 103, 127.0.0.1 to 127.0.0.1.
+        byte[] message = new byte[20 + hello.Length];
+        message[0] = 0x45;
+        message[8] = 1;
+        message[9] = 103;
+        IPAddress.Loopback.GetAddressBytes().CopyTo(message, 12);
+        IPAddress.Loopback.GetAddressBytes().CopyTo(message, 16);
+        hello.Write(message.AsSpan(20));
+        using var stop = new CancellationTokenSource();
+        var udp = StartSender(stop.Token);
+        var pim = new Thread(() =>
+        {
+            using var raw = new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Raw);
+            while (!stop.IsCancellationRequested)
+            {
+                raw.SendTo(message, new IPEndPoint(IPAddress.Loopback, 0));
+                stop.Token.WaitHandle.WaitOne(20);
+            }
+        }) { IsBackground = true, Name = "capture-test-pim" };
+        pim.Start();
+        string file = Path.Combine(_directory, "pim.pcap");
+        (int Exit, string Out, string Error) run;
+        try
+        {
+            run = await AdminNode.Ctl(_node!.AdminEndpoint, "capture", "-i", "lo", "-s", "2", "-f", "pim", "-o", file);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            udp.Join();
+            pim.Join();
+        }
+        Assert.True(run.Exit == ExitCodes.Ok, $"exit {run.Exit}: {run.Error}");
+
+        // tshark decodes each as a PIMv2 Hello (type 0) with our holdtime.
+        var packets = Tshark(file, "ip.proto", "pim.type", "pim.holdtime");
+        Assert.True(packets.Count >= 10, $"{packets.Count} packet(s): {string.Join(" | ", packets.Take(10))}");
+        Assert.All(packets, p => Assert.Equal("103 0 105", p));
     }
 
     [Fact]
