@@ -34,6 +34,15 @@ public static class AdminRoutes
     public const string RelayOverrides = "/api/relay-overrides";
     public const string LogLevel = "/api/log-level";
 
+    /// <summary>The budget: <c>GET /budget</c> (<see cref="BudgetView"/>).</summary>
+    public const string Budget = "/budget";
+
+    /// <summary><c>POST /budget/limit</c> with a <see cref="BudgetLimitRequest"/> (or a bare <c>2Gbps</c>).</summary>
+    public const string BudgetLimit = "/budget/limit";
+
+    /// <summary><c>POST /api/capture</c> with a <see cref="CaptureRequest"/>: a pcap file taken on the node.</summary>
+    public const string Capture = "/api/capture";
+
     public const string Alive = "/alive";
     public const string Ready = "/ready";
 }
@@ -145,6 +154,38 @@ public sealed record RelayOverrideRequest(string Prefix, string Relay);
 /// <summary><c>GET</c> and <c>PUT /api/log-level</c>: Trace, Debug, Information, Warning, Error, Critical.</summary>
 public sealed record LogLevelView(string Level);
 
+/// <summary>One flow the budget admitted.</summary>
+/// <param name="OffloadBitsPerSecond">(population − 1) × bitrate: what admitting it saves the network; the ranking.</param>
+/// <param name="Population">Receivers behind it now (0 while no origin claims it).</param>
+/// <param name="BitrateFrom">Where its bitrate came from: its CBACC metadata, or the settings' default.</param>
+public sealed record BudgetAdmittedView(string Source, string Group, long BitsPerSecond, long OffloadBitsPerSecond, int Population, string BitrateFrom);
+
+/// <summary>One flow the budget holds down, and why.</summary>
+/// <param name="Until">End of its hold-down: it is considered again then.</param>
+/// <param name="Reason">OverLimit, NoMetadata, Dropped, …; <paramref name="Detail"/> is the sentence for people.</param>
+public sealed record BudgetBlockedView(string Source, string Group, DateTimeOffset Until, string Reason, string Detail, int Population);
+
+/// <summary>A demanded flow waiting for its CBACC metadata, since when.</summary>
+public sealed record BudgetPendingView(string Source, string Group, DateTimeOffset Since);
+
+/// <summary><c>GET /budget</c> and the answer to <c>POST /budget/limit</c>: the cluster's bandwidth budget.</summary>
+/// <param name="Limit">The limit in force (<c>2Gbps</c>), null when none is set (every flow is admitted).</param>
+/// <param name="LimitFrom"><c>settings</c> (Budget:Limit), <c>admin</c> (POST /budget/limit) or <c>none</c>.</param>
+/// <param name="Origins">The demand origins (joinfiles, PIM interfaces) the budget hears from.</param>
+public sealed record BudgetView(string? Limit, long? LimitBitsPerSecond, string LimitFrom, string Used, long UsedBitsPerSecond,
+    IReadOnlyList<BudgetAdmittedView> Admitted, IReadOnlyList<BudgetBlockedView> Blocked, IReadOnlyList<BudgetPendingView> Pending,
+    IReadOnlyList<string> Origins);
+
+/// <summary>The body of <c>POST /budget/limit</c>: a bitrate with its unit (<c>2Gbps</c>, <c>800Mbps</c>), or null or
+/// <c>settings</c> to hand the limit back to <c>Budget:Limit</c>.</summary>
+public sealed record BudgetLimitRequest(string? Limit);
+
+/// <summary>The body of <c>POST /api/capture</c>.</summary>
+/// <param name="Interface">A network interface of the node, e.g. <c>eth1</c> or <c>lo</c>.</param>
+/// <param name="Seconds">How long to capture, 1 to 60.</param>
+/// <param name="Filter"><c>pim</c>, <c>amt</c> or <c>data</c> (docs/operations.md gives each one's BPF filter).</param>
+public sealed record CaptureRequest(string Interface, int Seconds, string Filter);
+
 /// <summary>The JSON form every party uses: camelCase names, enums as text, nulls written.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
 [JsonSerializable(typeof(AdminError))]
@@ -164,4 +205,7 @@ public sealed record LogLevelView(string Level);
 [JsonSerializable(typeof(RelayOverridesView))]
 [JsonSerializable(typeof(RelayOverrideRequest))]
 [JsonSerializable(typeof(LogLevelView))]
+[JsonSerializable(typeof(BudgetView))]
+[JsonSerializable(typeof(BudgetLimitRequest))]
+[JsonSerializable(typeof(CaptureRequest))]
 public sealed partial class AdminJson : JsonSerializerContext;

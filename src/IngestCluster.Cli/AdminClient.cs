@@ -88,47 +88,63 @@ public sealed class AdminClient : IDisposable
     public Task<T> DeleteAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken cancellation) =>
         SendAsync(new HttpRequestMessage(HttpMethod.Delete, path), type, cancellation);
 
+    /// <summary>A POST whose answer is a file (a capture): its bytes and headers.</summary>
+    public async Task<(byte[] Content, HttpResponseHeaders Headers)> PostForFileAsync<TBody>(string path, TBody body, JsonTypeInfo<TBody> bodyType,
+        CancellationToken cancellation)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body, bodyType) };
+        using var response = await ExchangeAsync(request, cancellation);
+        return (await response.Content.ReadAsByteArrayAsync(cancellation), response.Headers);
+    }
+
     private async Task<T> SendAsync<T>(HttpRequestMessage request, JsonTypeInfo<T> type, CancellationToken cancellation)
     {
         using (request)
         {
-            HttpResponseMessage response;
+            using var response = await ExchangeAsync(request, cancellation);
             try
             {
-                response = await _http.SendAsync(request, cancellation);
+                return await response.Content.ReadFromJsonAsync(type, cancellation)
+                    ?? throw new CliException(ExitCodes.Failed, $"{_node}: an empty answer to {request.RequestUri}");
             }
-            catch (HttpRequestException e)
+            catch (JsonException e)
             {
-                throw new CliException(ExitCodes.Unreachable, $"{_node}: no answer ({Reason(e)})");
+                throw new CliException(ExitCodes.Failed, $"{_node}: {request.RequestUri} did not answer with the admin API's JSON ({e.Message})");
             }
-            catch (TaskCanceledException) when (!cancellation.IsCancellationRequested)
+        }
+    }
+
+    /// <summary>Sends the request; a successful answer, or its failure as the <see cref="CliException"/> of its exit code.</summary>
+    private async Task<HttpResponseMessage> ExchangeAsync(HttpRequestMessage request, CancellationToken cancellation)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, cancellation);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new CliException(ExitCodes.Unreachable, $"{_node}: no answer ({Reason(e)})");
+        }
+        catch (TaskCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            throw new CliException(ExitCodes.Unreachable, $"{_node}: no answer within {_http.Timeout.TotalSeconds:0} s");
+        }
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+        using (response)
+        {
+            string error = await ErrorText(response, cancellation);
+            throw response.StatusCode switch
             {
-                throw new CliException(ExitCodes.Unreachable, $"{_node}: no answer within {_http.Timeout.TotalSeconds:0} s");
-            }
-            using (response)
-            {
-                if (!response.IsSuccessStatusCode)
-                {
-                    string error = await ErrorText(response, cancellation);
-                    throw response.StatusCode switch
-                    {
-                        HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new CliException(ExitCodes.Unauthorized,
-                            $"{_node}: unauthorized: {error} (give --token or set INGESTCTL_TOKEN)"),
-                        HttpStatusCode.NotFound => new CliException(ExitCodes.NotFound, $"{_node}: not found: {error}"),
-                        HttpStatusCode.BadRequest => new CliException(ExitCodes.BadArgument, $"{_node}: refused: {error}"),
-                        _ => new CliException(ExitCodes.NodeError, $"{_node}: HTTP {(int)response.StatusCode}: {error}"),
-                    };
-                }
-                try
-                {
-                    return await response.Content.ReadFromJsonAsync(type, cancellation)
-                        ?? throw new CliException(ExitCodes.Failed, $"{_node}: an empty answer to {request.RequestUri}");
-                }
-                catch (JsonException e)
-                {
-                    throw new CliException(ExitCodes.Failed, $"{_node}: {request.RequestUri} did not answer with the admin API's JSON ({e.Message})");
-                }
-            }
+                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new CliException(ExitCodes.Unauthorized,
+                    $"{_node}: unauthorized: {error} (give --token or set INGESTCTL_TOKEN)"),
+                HttpStatusCode.NotFound => new CliException(ExitCodes.NotFound, $"{_node}: not found: {error}"),
+                HttpStatusCode.BadRequest => new CliException(ExitCodes.BadArgument, $"{_node}: refused: {error}"),
+                _ => new CliException(ExitCodes.NodeError, $"{_node}: HTTP {(int)response.StatusCode}: {error}"),
+            };
         }
     }
 

@@ -10,14 +10,14 @@ namespace IngestCluster.Cli;
 /// <summary>
 /// ingestctl: <c>ingestctl [host:port] &lt;palette&gt; &lt;command&gt; [options]</c>, as pbm is used, or with
 /// <c>--node host:port</c>. Palettes and commands follow Petabridge.Cmd's names where pbm has the command (cluster,
-/// cluster-sharding, actor); ingest, relay and log are ours. Every command and its output: docs/operations.md.
+/// cluster-sharding, actor); ingest, relay, log, budget and capture are ours. Every command and its output: docs/operations.md.
 /// </summary>
 public static class IngestCtl
 {
     public const string DefaultNode = "127.0.0.1:9110";
     public const string TokenVariable = "INGESTCTL_TOKEN";
 
-    private static readonly string[] Palettes = ["cluster", "cluster-sharding", "actor", "ingest", "relay", "log"];
+    private static readonly string[] Palettes = ["cluster", "cluster-sharding", "actor", "ingest", "relay", "log", "budget", "capture"];
 
     /// <summary>Runs one command line; returns its exit code (<see cref="ExitCodes"/>).</summary>
     public static async Task<int> RunAsync(string[] args, IAnsiConsole output, TextWriter error,
@@ -80,10 +80,11 @@ public static class IngestCtl
             Description = $"bearer token (Admin:Token of the node); default: ${TokenVariable}",
             Recursive = true,
         };
+        // Each command's own option rather than a recursive one, so that capture's -o can name its file (as tcpdump's
+        // users expect from -w and curl's from -o).
         var format = new Option<string>("--output", "-o")
         {
             Description = "table (default) or json (the API's records)",
-            Recursive = true,
             DefaultValueFactory = _ => "table",
         };
         format.AcceptOnlyFromAmong("table", "json");
@@ -104,12 +105,11 @@ public static class IngestCtl
         var root = new RootCommand("ingestctl: operate an IngestCluster through its nodes' admin API (pbm-style palettes)");
         root.Options.Add(node);
         root.Options.Add(token);
-        root.Options.Add(format);
         root.Options.Add(timeout);
 
         Command Leaf(string name, string description, Func<Invocation, Task<int>> action, params Symbol[] symbols)
         {
-            var command = new Command(name, description);
+            var command = new Command(name, description) { format };
             foreach (var symbol in symbols)
             {
                 switch (symbol)
@@ -202,6 +202,15 @@ public static class IngestCtl
         root.Subcommands.Add(ingest);
         root.Subcommands.Add(relay);
         root.Subcommands.Add(log);
+
+        var rate = new Argument<string>("rate") { Description = "a bitrate with its unit (bps, kbps, Mbps, Gbps), e.g. 2Gbps; or settings (back to Budget:Limit)" };
+        root.Subcommands.Add(new Command("budget", "the cluster's bandwidth budget")
+        {
+            Leaf("show", "the limit and where it came from, used, admitted, blocked (why, until when) and pending flows", BudgetCommands.Show),
+            Leaf("set-limit", "set the limit at run time (persisted), or 'settings' to return to Budget:Limit",
+                i => BudgetCommands.SetLimit(i, i.Parse.GetValue(rate)!), rate),
+        });
+        root.Subcommands.Add(CaptureCommand.Build(node, token, timeout, context.Output, context.Handler, environment));
         return root;
     }
 }

@@ -76,4 +76,18 @@ public sealed class AdminContractsJsonTests
         RoundTrips(new LogLevelView("Debug"), AdminJson.Default.LogLevelView, "level");
         RoundTrips(new AdminError("no such member"), AdminJson.Default.AdminError, "error");
     }
+
+    [Fact]
+    public void Budget_view_keeps_the_names_budget_has_always_served()
+    {
+        var at = new DateTimeOffset(2026, 12, 2, 17, 0, 0, TimeSpan.Zero);
+        RoundTrips(new BudgetView("10Mbps", 10_000_000, "admin", "4Mbps", 4_000_000,
+                [new BudgetAdmittedView("198.51.100.12", "232.1.1.1", 4_000_000, 196_000_000, 50, "default")],
+                [new BudgetBlockedView("198.51.100.12", "232.1.1.3", at, "OverLimit", "over", 1)],
+                [new BudgetPendingView("198.51.100.12", "232.1.1.4", at)], ["joinfile@n1"]),
+            AdminJson.Default.BudgetView, "limit", "limitBitsPerSecond", "limitFrom", "used", "usedBitsPerSecond", "admitted", "source", "group",
+            "bitsPerSecond", "offloadBitsPerSecond", "population", "bitrateFrom", "blocked", "until", "reason", "detail", "pending", "since", "origins");
+        RoundTrips(new BudgetLimitRequest("2Gbps"), AdminJson.Default.BudgetLimitRequest, "limit");
+        RoundTrips(new CaptureRequest("lo", 3, "data"), AdminJson.Default.CaptureRequest, "interface", "seconds", "filter");
+    }
 }

@@ -40,6 +40,7 @@ public static class AdminEndpoints
         app.MapHealthChecks(AdminRoutes.Ready, new HealthCheckOptions { Predicate = r => r.Tags.Contains(ReadyTag) });
         app.MapGet("/metrics", (NodeMetrics metrics) => Results.Text(metrics.ToPrometheusText(), "text/plain; version=0.0.4"));
         app.MapBudgetAdmin();
+        app.MapCaptureAdmin();
         app.MapGet("/status", async (IServiceProvider services) =>
             Results.Text(JsonSerializer.Serialize(await StatusDocument.Build(services), LegacyJson), "application/json"));
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Akka.Actor;
+using IngestCluster.Admin.Contracts;
 using Akka.Hosting;
 using IngestCluster.Node.Budget;
 using Microsoft.AspNetCore.Builder;
@@ -15,35 +16,34 @@ namespace IngestCluster.Node.Admin;
 /// </summary>
 public static class BudgetEndpoints
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
     public static WebApplication MapBudgetAdmin(this WebApplication app)
     {
-        app.MapGet("/budget", async (ActorRegistry registry) =>
+        app.MapGet(AdminRoutes.Budget, async (ActorRegistry registry) =>
         {
             try
             {
                 var report = await registry.Get<BandwidthBudgetActor>().Ask<BudgetProtocol.BudgetReport>(BudgetProtocol.GetBudget.Instance, Timeout);
-                return Results.Text(JsonSerializer.Serialize(View(report), Json), "application/json");
+                return Results.Json(View(report), AdminJson.Default.BudgetView);
             }
             catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
             {
                 return Unavailable(e);
             }
         });
-        app.MapPost("/budget/limit", async (HttpRequest request, ActorRegistry registry) =>
+        app.MapPost(AdminRoutes.BudgetLimit, async (HttpRequest request, ActorRegistry registry) =>
         {
             using var reader = new StreamReader(request.Body);
             string body = (await reader.ReadToEndAsync()).Trim();
             if (!TryReadLimit(body, out long? limit, out string error))
             {
-                return Results.Text($"budget: {error}\n", statusCode: StatusCodes.Status400BadRequest);
+                return Results.Json(new AdminError($"budget: {error}"), AdminJson.Default.AdminError, statusCode: StatusCodes.Status400BadRequest);
             }
             try
             {
                 var report = await registry.Get<BandwidthBudgetActor>().Ask<BudgetProtocol.BudgetReport>(new BudgetProtocol.SetLimit(limit), Timeout);
-                return Results.Text(JsonSerializer.Serialize(View(report), Json), "application/json");
+                return Results.Json(View(report), AdminJson.Default.BudgetView);
             }
             catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
             {
@@ -91,37 +91,21 @@ public static class BudgetEndpoints
         return true;
     }
 
-    /// <summary>The report as JSON-friendly objects, for <c>/budget</c> and <c>/status</c>.</summary>
-    public static object View(BudgetProtocol.BudgetReport report) => new
-    {
-        limit = report.Limit is { } l ? new Bitrate(l).ToString() : null,
-        limitBitsPerSecond = report.Limit,
-        limitFrom = report.LimitFrom,
-        used = new Bitrate(report.Used).ToString(),
-        usedBitsPerSecond = report.Used,
-        admitted = report.Admitted.Select(a => new
-        {
-            source = a.Flow.Source.ToString(),
-            group = a.Flow.Group.ToString(),
-            bitsPerSecond = a.BitsPerSecond,
-            offloadBitsPerSecond = a.OffloadBitsPerSecond,
-            population = a.Population,
-            bitrateFrom = a.BitrateFrom,
-        }),
-        blocked = report.Blocked.Select(b => new
-        {
-            source = b.Flow.Source.ToString(),
-            group = b.Flow.Group.ToString(),
-            until = b.Until,
-            reason = b.Reason,
-            detail = b.Detail,
-            population = b.Population,
-        }),
-        pending = report.Pending.Select(p => new { source = p.Flow.Source.ToString(), group = p.Flow.Group.ToString(), since = p.Since }),
-        origins = report.Origins,
-    };
+    /// <summary>The report as the contracts' record, for <c>/budget</c> and <c>/status</c>.</summary>
+    public static BudgetView View(BudgetProtocol.BudgetReport report) => new(
+        Limit: report.Limit is { } l ? new Bitrate(l).ToString() : null,
+        LimitBitsPerSecond: report.Limit,
+        LimitFrom: report.LimitFrom,
+        Used: new Bitrate(report.Used).ToString(),
+        UsedBitsPerSecond: report.Used,
+        Admitted: [.. report.Admitted.Select(a => new BudgetAdmittedView(a.Flow.Source.ToString(), a.Flow.Group.ToString(),
+            a.BitsPerSecond, a.OffloadBitsPerSecond, a.Population, a.BitrateFrom))],
+        Blocked: [.. report.Blocked.Select(b => new BudgetBlockedView(b.Flow.Source.ToString(), b.Flow.Group.ToString(),
+            b.Until, b.Reason, b.Detail, b.Population))],
+        Pending: [.. report.Pending.Select(p => new BudgetPendingView(p.Flow.Source.ToString(), p.Flow.Group.ToString(), p.Since))],
+        Origins: [.. report.Origins]);
 
     private static IResult Unavailable(Exception e) =>
-        Results.Text($"budget: the budget singleton did not answer in time ({e.Message}); it may be moving or its journal down\n",
-            statusCode: StatusCodes.Status503ServiceUnavailable);
+        Results.Json(new AdminError($"budget: the budget singleton did not answer in time ({e.Message}); it may be moving or its journal down"),
+            AdminJson.Default.AdminError, statusCode: StatusCodes.Status503ServiceUnavailable);
 }

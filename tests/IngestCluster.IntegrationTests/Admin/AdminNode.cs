@@ -79,6 +79,9 @@ public sealed class AdminNode : IAsyncDisposable
     /// <summary>Runs ingestctl with <paramref name="args"/>; its exit code, standard output and standard error.</summary>
     public static Task<(int Exit, string Out, string Error)> Ctl(params string[] args) => CapturedRun.RunAsync(args, _ => null);
 
+    /// <summary>A plain HTTP client on the node's admin API, for requests ingestctl would never send.</summary>
+    public HttpClient Http() => new() { BaseAddress = new Uri($"http://{AdminEndpoint}"), Timeout = TimeSpan.FromSeconds(10) };
+
     /// <summary>Whether the node has stopped (by itself, or by <see cref="Stop"/>).</summary>
     public bool Stopped => _run.IsCompleted;
 
