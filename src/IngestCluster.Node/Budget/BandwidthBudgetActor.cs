@@ -603,10 +603,10 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     /// <summary>Tells the touched sources their groups now, rather than on the next tick: this is the join path.</summary>
     private void PushSources(IEnumerable<IPAddress> sources)
     {
-        var desired = _state.DesiredGroupsBySource();
-        foreach (var source in sources)
+        var desired = _state.DesiredGroupsOf(sources as IReadOnlySet<IPAddress> ?? sources.ToHashSet());
+        foreach (var (source, groups) in desired)
         {
-            if (desired.TryGetValue(source, out var groups))
+            if (!groups.IsEmpty)
             {
                 _releasedSources.Remove(source);
                 _sources.Tell(new SourceProtocol.EnsureGroups(source, groups));
