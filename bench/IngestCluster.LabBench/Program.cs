@@ -10,6 +10,7 @@ using IngestCluster.Lab.Topology;
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- dataplane [rounds=5]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- cluster-scale [sources=1000] [groups-per-source=10]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- demand-rate [flows=10000]
+//        dotnet run -c Release --project bench/IngestCluster.LabBench -- budget [flows=10000] [rounds=5]
 if (args.Length > 0 && args[0] == "cluster-scale")
 {
     return await IngestCluster.LabBench.ClusterBench.Scale(
@@ -19,6 +20,11 @@ if (args.Length > 0 && args[0] == "cluster-scale")
 if (args.Length > 0 && args[0] == "demand-rate")
 {
     return await IngestCluster.LabBench.ClusterBench.DemandRate(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10000);
+}
+if (args.Length > 0 && args[0] == "budget")
+{
+    return await IngestCluster.LabBench.BudgetBench.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10000,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5);
 }
 if (args.Length > 0 && args[0] == "dataplane")
 {
