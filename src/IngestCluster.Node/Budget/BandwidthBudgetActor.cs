@@ -61,6 +61,8 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     public const string PersistenceIdValue = "ingest-budget";
     private const int ReleasedSourceTicks = 3;
     private const string HoldDownTimer = "hold-down-over";
+    /// <summary>A decision with more events than this is logged as one summary line (each event at Debug).</summary>
+    private const int EachLoggedUpTo = 32;
 
     /// <summary>New flows that arrive this close together wait in one cohort and are ranked together (one joinfile
     /// read, one PIM Join/Prune message, receivers joining at once), whichever of their fetches ends first.</summary>
@@ -408,6 +410,12 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             .Concat(decision.Release.Select(r => r.Flow.Source))
             .ToHashSet();
         int remaining = events.Count;
+        // A burst (10,000 joins at once) is one summary line at Info and a line per flow at Debug: 10,000 console
+        // lines cost the node more than deciding and persisting them.
+        bool each = events.Count <= EachLoggedUpTo;
+        var level = each ? LogLevel.InfoLevel : LogLevel.DebugLevel;
+        bool logEach = _log.IsEnabled(level);
+        int admittedCount = 0, releasedCount = 0, blockedCount = 0;
         PersistAll(events, e =>
         {
             _state = _state.Apply(e);
@@ -415,19 +423,57 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             {
                 case BudgetEvents.FlowAdmitted a:
                     _admitted.Increment();
-                    _log.Info("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
+                    admittedCount++;
+                    if (logEach)
+                    {
+                        if (each)
+                        {
+                            _log.Info("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
+                        }
+                        else
+                        {
+                            _log.Debug("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
+                        }
+                    }
                     break;
                 case BudgetEvents.FlowReleased r:
                     _released.Increment();
-                    _log.Info("budget.released: {0} {1}", r.Flow, r.Reason);
+                    releasedCount++;
+                    if (logEach)
+                    {
+                        if (each)
+                        {
+                            _log.Info("budget.released: {0} {1}", r.Flow, r.Reason);
+                        }
+                        else
+                        {
+                            _log.Debug("budget.released: {0} {1}", r.Flow, r.Reason);
+                        }
+                    }
                     break;
                 case BudgetEvents.FlowBlocked b:
                     _blocked.Increment();
-                    _log.Info("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
+                    blockedCount++;
+                    if (logEach)
+                    {
+                        if (each)
+                        {
+                            _log.Info("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
+                        }
+                        else
+                        {
+                            _log.Debug("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
+                        }
+                    }
                     break;
             }
             if (--remaining == 0)
             {
+                if (!each)
+                {
+                    _log.Info("budget.decided: {0} admitted, {1} released, {2} held down in one burst of {3} persisted events " +
+                        "(one line per flow at Debug)", admittedCount, releasedCount, blockedCount, events.Count);
+                }
                 PushSources(touchedSources);
                 MaybeSnapshot(events.Count);
             }
