@@ -69,7 +69,7 @@ public static class BudgetBench
         {
             // The singleton (snapshots every Budget:SnapshotEvery events, the default).
             var (joins, leaves) = await JoinsThenLeaves(first.Budget, first.Metrics, all, keep: false);
-            Console.WriteLine($"{name}: budget singleton (snapshot every {snapshotEvery} events): {flows} joins {Rate(flows, joins)} decisions/s " +
+            Console.WriteLine($"{name}: budget singleton (snapshot after max({snapshotEvery}, admitted/2) events): {flows} joins {Rate(flows, joins)} decisions/s " +
                 $"({joins.TotalSeconds:0.00} s), {flows} leaves {Rate(flows, leaves)}/s ({leaves.TotalSeconds:0.00} s)");
             (joins, _) = await JoinsThenLeaves(first.Budget, first.Metrics, all, keep: true);
             Console.WriteLine($"{name}: again, flows kept for the recovery: {flows} joins {Rate(flows, joins)}/s ({joins.TotalSeconds:0.00} s)");

@@ -25,7 +25,8 @@ public sealed record BudgetSettings
     /// <summary>An origin that has sent nothing for this long is forgotten (its node is gone).</summary>
     public TimeSpan OriginTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>A snapshot of the budget's state is saved after this many events.</summary>
+    /// <summary>A snapshot of the budget's state is saved after this many events, or after half as many events as
+    /// there are admitted flows when that is more.</summary>
     public int SnapshotEvery { get; init; } = 100;
 
     /// <summary>What all admitted flows together may use (<c>Budget:Limit</c>); null for no limit, when every
@@ -668,7 +669,10 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private void MaybeSnapshot(int newEvents)
     {
         _eventsSinceSnapshot += newEvents;
-        if (_eventsSinceSnapshot >= _settings.SnapshotEvery)
+        // A snapshot writes the whole admitted set: with many flows, one every SnapshotEvery events would cost more
+        // than the events. Waiting for half as many events as there are admitted flows keeps its cost per event
+        // bounded, and recovery still reads at most that tail after the snapshot.
+        if (_eventsSinceSnapshot >= Math.Max(_settings.SnapshotEvery, _state.Admitted.Count / 2))
         {
             _eventsSinceSnapshot = 0;
             SaveSnapshot(_state.ToSnapshot());
