@@ -11,6 +11,7 @@ using IngestCluster.Lab.Topology;
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- cluster-scale [sources=1000] [groups-per-source=10]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- demand-rate [flows=10000]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- false-downings [seconds-per-phase=180]
+//        dotnet run -c Release --project bench/IngestCluster.LabBench -- budget [flows=10000] [rounds=5]
 if (args.Length > 0 && args[0] == "cluster-scale")
 {
     return await IngestCluster.LabBench.ClusterBench.Scale(
@@ -24,6 +25,11 @@ if (args.Length > 0 && args[0] == "demand-rate")
 if (args.Length > 0 && args[0] == "false-downings")
 {
     return await IngestCluster.LabBench.PauseBench.Run(TimeSpan.FromSeconds(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 180));
+}
+if (args.Length > 0 && args[0] == "budget")
+{
+    return await IngestCluster.LabBench.BudgetBench.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10000,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5);
 }
 if (args.Length > 0 && args[0] == "dataplane")
 {

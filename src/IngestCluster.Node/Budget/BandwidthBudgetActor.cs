@@ -25,7 +25,8 @@ public sealed record BudgetSettings
     /// <summary>An origin that has sent nothing for this long is forgotten (its node is gone).</summary>
     public TimeSpan OriginTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>A snapshot of the budget's state is saved after this many events.</summary>
+    /// <summary>A snapshot of the budget's state is saved after this many events, or after half as many events as
+    /// there are admitted flows when that is more.</summary>
     public int SnapshotEvery { get; init; } = 100;
 
     /// <summary>What all admitted flows together may use (<c>Budget:Limit</c>); null for no limit, when every
@@ -61,6 +62,8 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     public const string PersistenceIdValue = "ingest-budget";
     private const int ReleasedSourceTicks = 3;
     private const string HoldDownTimer = "hold-down-over";
+    /// <summary>A decision with more events than this is logged as one summary line (each event at Debug).</summary>
+    private const int EachLoggedUpTo = 32;
 
     /// <summary>New flows that arrive this close together wait in one cohort and are ranked together (one joinfile
     /// read, one PIM Join/Prune message, receivers joining at once), whichever of their fetches ends first.</summary>
@@ -408,6 +411,12 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             .Concat(decision.Release.Select(r => r.Flow.Source))
             .ToHashSet();
         int remaining = events.Count;
+        // A burst (10,000 joins at once) is one summary line at Info and a line per flow at Debug: 10,000 console
+        // lines cost the node more than deciding and persisting them.
+        bool each = events.Count <= EachLoggedUpTo;
+        var level = each ? LogLevel.InfoLevel : LogLevel.DebugLevel;
+        bool logEach = _log.IsEnabled(level);
+        int admittedCount = 0, releasedCount = 0, blockedCount = 0;
         PersistAll(events, e =>
         {
             _state = _state.Apply(e);
@@ -415,19 +424,57 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             {
                 case BudgetEvents.FlowAdmitted a:
                     _admitted.Increment();
-                    _log.Info("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
+                    admittedCount++;
+                    if (logEach)
+                    {
+                        if (each)
+                        {
+                            _log.Info("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
+                        }
+                        else
+                        {
+                            _log.Debug("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
+                        }
+                    }
                     break;
                 case BudgetEvents.FlowReleased r:
                     _released.Increment();
-                    _log.Info("budget.released: {0} {1}", r.Flow, r.Reason);
+                    releasedCount++;
+                    if (logEach)
+                    {
+                        if (each)
+                        {
+                            _log.Info("budget.released: {0} {1}", r.Flow, r.Reason);
+                        }
+                        else
+                        {
+                            _log.Debug("budget.released: {0} {1}", r.Flow, r.Reason);
+                        }
+                    }
                     break;
                 case BudgetEvents.FlowBlocked b:
                     _blocked.Increment();
-                    _log.Info("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
+                    blockedCount++;
+                    if (logEach)
+                    {
+                        if (each)
+                        {
+                            _log.Info("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
+                        }
+                        else
+                        {
+                            _log.Debug("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
+                        }
+                    }
                     break;
             }
             if (--remaining == 0)
             {
+                if (!each)
+                {
+                    _log.Info("budget.decided: {0} admitted, {1} released, {2} held down in one burst of {3} persisted events " +
+                        "(one line per flow at Debug)", admittedCount, releasedCount, blockedCount, events.Count);
+                }
                 PushSources(touchedSources);
                 MaybeSnapshot(events.Count);
             }
@@ -603,10 +650,10 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     /// <summary>Tells the touched sources their groups now, rather than on the next tick: this is the join path.</summary>
     private void PushSources(IEnumerable<IPAddress> sources)
     {
-        var desired = _state.DesiredGroupsBySource();
-        foreach (var source in sources)
+        var desired = _state.DesiredGroupsOf(sources as IReadOnlySet<IPAddress> ?? sources.ToHashSet());
+        foreach (var (source, groups) in desired)
         {
-            if (desired.TryGetValue(source, out var groups))
+            if (!groups.IsEmpty)
             {
                 _releasedSources.Remove(source);
                 _sources.Tell(new SourceProtocol.EnsureGroups(source, groups));
@@ -622,7 +669,10 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private void MaybeSnapshot(int newEvents)
     {
         _eventsSinceSnapshot += newEvents;
-        if (_eventsSinceSnapshot >= _settings.SnapshotEvery)
+        // A snapshot writes the whole admitted set: with many flows, one every SnapshotEvery events would cost more
+        // than the events. Waiting for half as many events as there are admitted flows keeps its cost per event
+        // bounded, and recovery still reads at most that tail after the snapshot.
+        if (_eventsSinceSnapshot >= Math.Max(_settings.SnapshotEvery, _state.Admitted.Count / 2))
         {
             _eventsSinceSnapshot = 0;
             SaveSnapshot(_state.ToSnapshot());

@@ -282,16 +282,24 @@ public static partial class BandwidthPolicy
                 }
             }
             _released.Sort((x, y) => CompareFlows(x.Flow, y.Flow));
-            var release = ImmutableArray.CreateBuilder<FlowRelease>(_released.Count);
-            release.AddRange(_released);
             bool anyDropped = false;
+            int[] rankedKept = [];
+            int dropped = 0;
             if (used > limit)
             {
-                var ranked = Rank(Kind.Kept, Kind.Grace, keptCount);
+                rankedKept = Rank(Kind.Kept, Kind.Grace, keptCount);
                 var remaining = limit;
-                RunPass(ranked, Kind.Kept, Kind.Grace, ref remaining);
+                RunPass(rankedKept, Kind.Kept, Kind.Grace, ref remaining);
                 used = limit - remaining;
-                foreach (int i in ranked)
+                foreach (int i in rankedKept)
+                {
+                    dropped += _items[i].State == Rejected ? 1 : 0;
+                }
+            }
+            var release = ImmutableArray.CreateBuilder<FlowRelease>(_released.Count + dropped);
+            release.AddRange(_released);
+            {
+                foreach (int i in rankedKept)
                 {
                     if (_items[i].State == Rejected)
                     {
@@ -320,11 +328,13 @@ public static partial class BandwidthPolicy
             {
                 unknownCount += _items[i].Kind == Kind.NoMetadata ? 1 : 0;
             }
-            var admit = ImmutableArray.CreateBuilder<FlowAdmission>();
-            var block = ImmutableArray.CreateBuilder<FlowBlock>(candidates + unknownCount);
+            // The result arrays are sized exactly (each builder is then moved, not copied): at 10,000 flows they
+            // are on the large-object heap, and a spare copy costs a gen-2 collection.
+            int[] rankedCandidates = [];
+            int rejected = 0;
             if (candidates > 0)
             {
-                var ranked = Rank(Kind.Candidate, Kind.Candidate, candidates);
+                rankedCandidates = Rank(Kind.Candidate, Kind.Candidate, candidates);
                 var remaining = limit - used;
                 if (anyBlocked || demand > remaining)
                 {
@@ -336,22 +346,27 @@ public static partial class BandwidthPolicy
                             NoteRejected(i);
                         }
                     }
-                    RunPass(ranked, Kind.Candidate, Kind.Candidate, ref remaining);
+                    RunPass(rankedCandidates, Kind.Candidate, Kind.Candidate, ref remaining);
+                    foreach (int i in rankedCandidates)
+                    {
+                        rejected += _items[i].State == Rejected ? 1 : 0;
+                    }
                 }
-                admit.Capacity = candidates;
-                foreach (int i in ranked)
+            }
+            var admit = ImmutableArray.CreateBuilder<FlowAdmission>(candidates - rejected);
+            var block = ImmutableArray.CreateBuilder<FlowBlock>(rejected + unknownCount);
+            foreach (int i in rankedCandidates)
+            {
+                ref var item = ref _items[i];
+                if (item.State == Rejected)
                 {
-                    ref var item = ref _items[i];
-                    if (item.State == Rejected)
-                    {
-                        block.Add(BlockOf(i));
-                    }
-                    else
-                    {
-                        // Accepted, or left undecided because everything fits.
-                        used += item.Bitrate;
-                        admit.Add(new FlowAdmission(item.Flow, new Bitrate(item.Bitrate), item.Offload));
-                    }
+                    block.Add(BlockOf(i));
+                }
+                else
+                {
+                    // Accepted, or left undecided because everything fits.
+                    used += item.Bitrate;
+                    admit.Add(new FlowAdmission(item.Flow, new Bitrate(item.Bitrate), item.Offload));
                 }
             }
             var unknown = new List<SourceGroup>(unknownCount);

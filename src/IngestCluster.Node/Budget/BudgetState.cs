@@ -29,6 +29,26 @@ public sealed record BudgetState(
     /// <summary>Every flow some origin asks for now, with the sum of the origins' populations.</summary>
     public ImmutableDictionary<SourceGroup, int> Demanded()
     {
+        // One origin with demand (a one-node cluster, or one node with receivers): its flows are the answer as they
+        // are, so a decision does not rebuild a dictionary of every demanded flow.
+        OriginDemand? only = null;
+        int withDemand = 0;
+        foreach (var origin in Demand.Values)
+        {
+            if (!origin.Flows.IsEmpty)
+            {
+                only = origin;
+                withDemand++;
+            }
+        }
+        if (withDemand == 0)
+        {
+            return ImmutableDictionary<SourceGroup, int>.Empty;
+        }
+        if (withDemand == 1)
+        {
+            return only!.Flows;
+        }
         var demanded = ImmutableDictionary.CreateBuilder<SourceGroup, int>();
         foreach (var origin in Demand.Values)
         {
@@ -108,6 +128,30 @@ public sealed record BudgetState(
             .GroupBy(f => f.Source)
             .ToImmutableDictionary(g => g.Key, g => g.Select(f => f.Group).OrderBy(a => a.ToString(), StringComparer.Ordinal).ToImmutableArray());
 
+    /// <summary>The admitted groups of these sources only (an empty array for a source with none): what a burst's
+    /// decision pushes, without grouping every admitted flow.</summary>
+    public Dictionary<IPAddress, ImmutableArray<IPAddress>> DesiredGroupsOf(IReadOnlySet<IPAddress> sources)
+    {
+        var groups = new Dictionary<IPAddress, List<IPAddress>>(sources.Count);
+        foreach (var source in sources)
+        {
+            groups[source] = [];
+        }
+        foreach (var flow in Admitted.Keys)
+        {
+            if (groups.TryGetValue(flow.Source, out var list))
+            {
+                list.Add(flow.Group);
+            }
+        }
+        var result = new Dictionary<IPAddress, ImmutableArray<IPAddress>>(groups.Count);
+        foreach (var (source, list) in groups)
+        {
+            result[source] = [.. list.OrderBy(a => a.ToString(), StringComparer.Ordinal)];
+        }
+        return result;
+    }
+
     private BudgetState Claimed(IEnumerable<SourceGroup> flows, DateTimeOffset now)
     {
         var admitted = Admitted;
@@ -118,6 +162,6 @@ public sealed record BudgetState(
                 admitted = admitted.SetItem(flow, a with { LastClaimed = now });
             }
         }
-        return this with { Admitted = admitted };
+        return ReferenceEquals(admitted, Admitted) ? this : this with { Admitted = admitted };
     }
 }
