@@ -3,6 +3,16 @@ namespace IngestCluster.Lab.Topology;
 /// <summary>bind9 (named) serving given zones on one address and port inside a lab namespace.</summary>
 public sealed class Bind9Server
 {
+    /// <summary>A lab zone file: the origin, a 60 s TTL, an SOA and NS under lab.example, then the records.</summary>
+    public static string ZoneFile(string origin, string records) => $"""
+        $ORIGIN {origin}.
+        $TTL 60
+        @ IN SOA ns.lab.example. hostmaster.lab.example. 1 60 60 600 30
+        @ IN NS ns.lab.example.
+        {records}
+
+        """;
+
     private Bind9Server(LabProcess process, string address, int port)
     {
         Process = process;

@@ -52,14 +52,7 @@ public sealed record ClusterLabPlan(string Net = "10.93", int Sources = ClusterT
     /// <summary>bind9's zones: an AMTRELAY record per source pointing at the relay, and the DORMS records when asked.</summary>
     public Dictionary<string, string> Zones()
     {
-        static string Zone(string origin, string records) => $"""
-            $ORIGIN {origin}.
-            $TTL 60
-            @ IN SOA ns.lab.example. hostmaster.lab.example. 1 60 60 600 30
-            @ IN NS ns.lab.example.
-            {records}
-
-            """;
+        static string Zone(string origin, string records) => Bind9Server.ZoneFile(origin, records);
         var records = Enumerable.Range(0, Sources).Select(i => $"{2 + i} IN AMTRELAY 10 0 1 {Relay}").ToList();
         var zones = new Dictionary<string, string>();
         if (DormsKbps is not null)

@@ -78,14 +78,7 @@ public sealed class IngestTopology : IAsyncDisposable
 
     private static Dictionary<string, string> Zones()
     {
-        static string Zone(string origin, string records) => $"""
-            $ORIGIN {origin}.
-            $TTL 60
-            @ IN SOA ns.lab.example. hostmaster.lab.example. 1 60 60 600 30
-            @ IN NS ns.lab.example.
-            {records}
-
-            """;
+        static string Zone(string origin, string records) => Bind9Server.ZoneFile(origin, records);
         return new Dictionary<string, string>
         {
             ["4.91.10.in-addr.arpa"] = Zone("4.91.10.in-addr.arpa", $"2 IN AMTRELAY 10 0 1 {Relay}\n_dorms._tcp.2 IN SRV 0 0 {DormsPort} {DormsName}."),
