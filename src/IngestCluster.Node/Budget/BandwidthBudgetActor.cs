@@ -405,7 +405,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         }
         foreach (var block in decision.Block)
         {
-            events.Add(new BudgetEvents.FlowBlocked(block.Flow, now, block.Until, block.Reason, block.Sentence));
+            events.Add(new BudgetEvents.FlowBlocked(block.Flow, now, block.Until, block.Reason, Why(block)));
         }
         var touchedSources = decision.Admit.Select(a => a.Flow.Source)
             .Concat(decision.Release.Select(r => r.Flow.Source))
@@ -574,6 +574,20 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         }
     }
 
+    /// <summary>The block's sentence; for a flow without metadata, with what the fetch found (the DORMS failure, or no
+    /// answer yet), so an operator sees why without reading the log.</summary>
+    private string Why(FlowBlock block)
+    {
+        if (block.Reason != BlockReason.NoMetadata)
+        {
+            return block.Sentence;
+        }
+        string found = _metadata.TryGetValue(block.Flow, out var entry) && entry.Metadata is null
+            ? entry.From
+            : $"DORMS did not answer within Budget:MetadataWait ({_settings.MetadataWait.TotalSeconds:0.#} s)";
+        return $"{block.Sentence}: {found}";
+    }
+
     private void OnMetadata(MetadataProtocol.FlowMetadataResult result)
     {
         _pending.Remove(result.Flow);
@@ -625,7 +639,12 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             {
                 _metadata.TryGetValue(kv.Key, out var entry);
                 var bitrate = entry?.Metadata?.Bitrate ?? kv.Value.Bitrate;
-                string from = entry?.Metadata is not null ? "cbacc" : limit is null ? "no limit" : "as admitted";
+                // Without metadata under a limit: the configured default, or the bitrate it was admitted with (kept
+                // while metadata is missing), and why there is none when a fetch failed.
+                string from = entry?.Metadata is not null ? "cbacc"
+                    : limit is null ? "no limit"
+                    : (kv.Value.Bitrate == _settings.DefaultBitrate ? "default" : "as admitted")
+                        + (entry is not null ? $" ({entry.From})" : "");
                 return new BudgetProtocol.AdmittedView(kv.Key, bitrate.BitsPerSecond, kv.Value.Offload,
                     demanded.GetValueOrDefault(kv.Key), from);
             })
