@@ -142,7 +142,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             }
             else
             {
-                PushSources(_state.DesiredGroupsBySource().Keys);
+                PushSources(_state.AdmittedSources());
             }
         });
         Command<ClusterEvent.MemberRemoved>(m => OnMemberGone(m.Member.Address, "removed"));
@@ -227,7 +227,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         if (IsRecoveryFinished)
         {
             Decide([]);
-            PushSources(_state.DesiredGroupsBySource().Keys);
+            PushSources(_state.AdmittedSources());
             // Again, in case the coordinator had not re-homed the gone node's shards yet (idempotent, cheap).
             Timers.StartSingleTimer("push-all-1", new BudgetProtocol.PushAgain(null), TimeSpan.FromMilliseconds(500));
             Timers.StartSingleTimer("push-all-2", new BudgetProtocol.PushAgain(null), TimeSpan.FromMilliseconds(1500));
@@ -417,6 +417,13 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         var level = each ? LogLevel.InfoLevel : LogLevel.DebugLevel;
         bool logEach = _log.IsEnabled(level);
         int admittedCount = 0, releasedCount = 0, blockedCount = 0;
+        void LogEach(string format, params object[] args)
+        {
+            if (logEach)
+            {
+                _log.Log(level, format, args);
+            }
+        }
         PersistAll(events, e =>
         {
             _state = _state.Apply(e);
@@ -425,47 +432,17 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
                 case BudgetEvents.FlowAdmitted a:
                     _admitted.Increment();
                     admittedCount++;
-                    if (logEach)
-                    {
-                        if (each)
-                        {
-                            _log.Info("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
-                        }
-                        else
-                        {
-                            _log.Debug("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
-                        }
-                    }
+                    LogEach("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
                     break;
                 case BudgetEvents.FlowReleased r:
                     _released.Increment();
                     releasedCount++;
-                    if (logEach)
-                    {
-                        if (each)
-                        {
-                            _log.Info("budget.released: {0} {1}", r.Flow, r.Reason);
-                        }
-                        else
-                        {
-                            _log.Debug("budget.released: {0} {1}", r.Flow, r.Reason);
-                        }
-                    }
+                    LogEach("budget.released: {0} {1}", r.Flow, r.Reason);
                     break;
                 case BudgetEvents.FlowBlocked b:
                     _blocked.Increment();
                     blockedCount++;
-                    if (logEach)
-                    {
-                        if (each)
-                        {
-                            _log.Info("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
-                        }
-                        else
-                        {
-                            _log.Debug("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
-                        }
-                    }
+                    LogEach("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
                     break;
             }
             if (--remaining == 0)

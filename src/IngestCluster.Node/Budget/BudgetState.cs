@@ -128,6 +128,9 @@ public sealed record BudgetState(
             .GroupBy(f => f.Source)
             .ToImmutableDictionary(g => g.Key, g => g.Select(f => f.Group).OrderBy(a => a.ToString(), StringComparer.Ordinal).ToImmutableArray());
 
+    /// <summary>Every source with an admitted flow.</summary>
+    public HashSet<IPAddress> AdmittedSources() => [.. Admitted.Keys.Select(f => f.Source)];
+
     /// <summary>The admitted groups of these sources only (an empty array for a source with none): what a burst's
     /// decision pushes, without grouping every admitted flow.</summary>
     public Dictionary<IPAddress, ImmutableArray<IPAddress>> DesiredGroupsOf(IReadOnlySet<IPAddress> sources)

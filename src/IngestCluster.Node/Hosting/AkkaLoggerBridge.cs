@@ -51,6 +51,12 @@ public sealed class AkkaLoggerBridge : LoggerFactoryLogger
     {
         var logger = Logger(Category(log));
         var level = Level(log.LogLevel());
+        bool enabled = logger.IsEnabled(level);
+        // Only a warning can be a refusal: other events are formatted only when they are written.
+        if (!enabled && log.LogLevel() != Akka.Event.LogLevel.WarningLevel)
+        {
+            return;
+        }
         string message = Message(log);
         if (JoinRefusal(log, message) is { } reason)
         {
@@ -60,7 +66,7 @@ public sealed class AkkaLoggerBridge : LoggerFactoryLogger
                 "cluster.join_refused: a seed answered from another {Reason} ({Detail}); this node stays out of that cluster. " +
                 "Every member needs the same Cluster:SystemName and seed addresses that name it", reason.Replace('_', ' '), message);
         }
-        if (!logger.IsEnabled(level))
+        if (!enabled)
         {
             return;
         }
