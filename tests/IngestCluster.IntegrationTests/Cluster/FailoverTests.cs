@@ -121,6 +121,20 @@ public sealed class FailoverTests(FailoverLab lab, ITestOutputHelper output) : I
     [Fact]
     public async Task A_partitioned_node_is_downed_and_stops_emitting()
     {
+        // A partition of a settled cluster: every node has seen three members Up for 5 s without a break. Cut within
+        // about 2 s of a member joining (the previous test restarts one), the members' failure detectors have not
+        // all started on the new member, the isolated node sees its two peers go unreachable 1.5 s apart, and with
+        // stable-after = 1s its resolver decides between the two (it downs the first as a 2-of-3 majority, then wins
+        // the 1-1 split on the lowest address): it stays up on its own. Known limit, written up in docs/cluster.md.
+        var steady = System.Diagnostics.Stopwatch.StartNew();
+        await FailoverLab.WaitUntil(() =>
+        {
+            if (!Enumerable.Range(1, 3).All(n => !lab.Topology.Node(n).HasExited && lab.UpMembers(n) == 3))
+            {
+                steady.Restart();
+            }
+            return steady.Elapsed > TimeSpan.FromSeconds(5);
+        }, TimeSpan.FromSeconds(90), "three members up on every node for 5 s");
         int? host = null;
         await FailoverLab.WaitUntil(() => (host = lab.HostOf(2)) is not null, TimeSpan.FromSeconds(30), "a host for source 2");
         var flowsThere = Enumerable.Range(0, FailoverLab.InitialFlows).Where(i => lab.HostOf(i) == host).ToList();
