@@ -81,16 +81,16 @@ internal static partial class DataPlane
     private sealed record Sample(long Packets, double PacketsPerSecond, double CpuSeconds, double? AllocatedBytesPerPacket);
 
     /// <summary>Our data path or the bare loop, in this process, on sockets made inside the fwd namespace.</summary>
-    private static async Task<Sample> InProcess(NetnsLab lab, string tools, int round, bool bare, int batch)
+    private static async Task<Sample> InProcess(NetnsLab lab, string tools, int round, bool bare, int batch, bool gro = false)
     {
         string tag = bare ? "bare" : $"ours{batch}";
         var sink = StartSink(lab, tools, $"sink-{tag}-{round}");
-        var (udp, egress) = OnNamespaceThread(lab.Ns("fwd"), () =>
+        var (udp, egress, bareRaw) = OnNamespaceThread(lab.Ns("fwd"), () =>
         {
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
             socket.ReceiveBufferSize = 4 << 20;
             socket.Bind(new IPEndPoint(IPAddress.Parse("10.99.1.2"), AmtPort));
-            return (socket, new NativeEgress("f1", new NodeMetrics()));
+            return (socket, new NativeEgress("f1", new NodeMetrics()), bare ? BareRawSocket("f1") : null);
         });
         var gen = lab.Start("src", $"gen-{tag}-{round}", "taskset", ["-c", "0", $"{tools}/gen", "amt", "10.99.1.2", AmtPort.ToString(CultureInfo.InvariantCulture), "64"]);
 
@@ -114,7 +114,7 @@ internal static partial class DataPlane
             {
                 var buffer = GC.AllocateUninitializedArray<byte>(65536, pinned: true);
                 var source = new SocketAddress(AddressFamily.InterNetwork);
-                var raw = egress.RawSocketForBench;
+                var raw = bareRaw!;
                 try
                 {
                     while (true)
@@ -136,18 +136,15 @@ internal static partial class DataPlane
         else
         {
             var metrics = new NodeMetrics();
-            var loop = new TunnelReceiveLoop(udp, relay, egress, _ => { }, metrics, batch)
+            var path = new TunnelDataPath(udp, relay, egress, _ => { }, metrics)
             {
                 Flows = JoinedFlowTable.Empty.With([new SourceGroup(IPAddress.Parse("10.99.1.100"), IPAddress.Parse("232.1.1.1"))], metrics),
             };
-            loop.Start();
+            using ITunnelReceiver receiver = batch > 1 ? new TunnelReactor(1, batch, gro, metrics) : new PerTunnelReceiver();
+            await receiver.Add(path);
             await Task.Delay(RunTime);
             packets = metrics.Value("ingest_tunnel_data_packets_total");
-            loop.Stop();
-            if (batch > 1 && !loop.Batched)
-            {
-                throw new InvalidOperationException("the batched path was not taken");
-            }
+            await receiver.Remove(path);
         }
         double seconds = clock.Elapsed.TotalSeconds;
         double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
@@ -155,10 +152,21 @@ internal static partial class DataPlane
         await gen.Stop(TimeSpan.FromSeconds(3));
         udp.Dispose();
         egress.Dispose();
+        bareRaw?.Dispose();
         Process.GetCurrentProcess().ProcessorAffinity = previousAffinity;
         long received = await StopSink(sink);
         // The sink's count is what left the forwarder; ours also counts what it handed to the kernel.
         return new Sample(received, received / seconds, cpu * received / Math.Max(1, packets), bare ? null : (double)allocated / Math.Max(1, packets));
+    }
+
+    /// <summary>The bare loop's own raw socket, as NativeEgress opens its own: IP_HDRINCL, bound to the interface.</summary>
+    private static Socket BareRawSocket(string interfaceName)
+    {
+        var raw = new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Raw);
+        raw.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.HeaderIncluded, true);
+        raw.SetRawSocketOption(1, 25, System.Text.Encoding.ASCII.GetBytes(interfaceName + "\0")); // SO_BINDTODEVICE
+        raw.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastLoopback, false);
+        return raw;
     }
 
     private static async Task<Sample> External(NetnsLab lab, string tools, int round, string name, string[] forwarder, bool native)

@@ -14,8 +14,8 @@ namespace IngestCluster.Node.Demand;
 /// PIM on one downstream interface: we are the upstream router the LAN's routers send their Joins to. It sends
 /// Hellos (one at start, then every period, and a goodbye when it stops) with a random Generation ID, keeps the
 /// neighbour table, turns Join/Prunes addressed to us into (S,G) demand (<see cref="DemandTable"/>) and tells the
-/// budget every change, plus the whole demand every snapshot interval. A dedicated thread reads the raw socket
-/// and posts each valid message; bad packets are counted there and never reach the mailbox.
+/// budget every change, plus the whole demand every snapshot interval. Its <see cref="PimReceiveLoop"/> reads the raw
+/// socket and posts each valid message; bad packets are counted there and never reach the mailbox.
 /// </summary>
 public sealed class PimListenerActor : ReceiveActor, IWithTimers
 {
@@ -118,7 +118,11 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         Accept();
         var self = Self;
         var socket = _socket;
-        new Thread(() => ReceiveLoop(socket, self)) { IsBackground = true, Name = $"pim-rx {_settings.Name}" }.Start();
+        var log = _log;
+        new PimReceiveLoop(socket, _settings.Name, _metrics,
+            (from, hello) => self.Tell(new HelloReceived(from, hello)),
+            (from, joinPrune) => self.Tell(new JoinPruneReceived(from, joinPrune)),
+            line => log.Debug(line)).Start();
         _log.Info("pim.started: {0} (index {1}), GenID {2}, accepting Joins to {3}", _settings.Name, socket.InterfaceIndex,
             _generationId, string.Join(", ", _accepted.Select(a => a.ToString()).Order(StringComparer.Ordinal)));
         Hello(_settings.HelloHoldtime);
@@ -205,67 +209,6 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
             _budget.Tell(new DemandProtocol.DemandChanged(_origin, change.Flow, change.Joined));
         }
     }
-
-    /// <summary>The receive thread: parse, count what is wrong, post what is right. Ends when the socket closes.</summary>
-    private void ReceiveLoop(PimSocket socket, IActorRef self)
-    {
-        var buffer = new byte[65_536];
-        string iface = $"interface=\"{_settings.Name}\"";
-        var received = _metrics.Counter("ingest_pim_packets_received_total", iface, "PIM packets received.");
-        while (true)
-        {
-            int length;
-            try
-            {
-                length = socket.Receive(buffer);
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.Interrupted or SocketError.OperationAborted or SocketError.Shutdown or SocketError.NotSocket)
-            {
-                return;
-            }
-            catch (SocketException)
-            {
-                continue;
-            }
-            received.Increment();
-            var packet = buffer.AsSpan(0, length);
-            if (!Ipv4Header.TryRead(packet, out var ip, out var error))
-            {
-                Dropped(iface, error.Kind);
-                continue;
-            }
-            var from = Ipv4Header.ToAddress(ip.Source);
-            var pim = packet[ip.HeaderLength..ip.TotalLength];
-            if (!PimHeader.TryRead(pim, out var header, out error))
-            {
-                Dropped(iface, error.Kind);
-                continue;
-            }
-            switch (header.Type)
-            {
-                case PimMessageType.Hello when PimHello.TryRead(pim, out var hello, out error):
-                    self.Tell(new HelloReceived(from, hello));
-                    break;
-                case PimMessageType.JoinPrune when PimJoinPrune.TryRead(pim, out var joinPrune, out error):
-                    self.Tell(new JoinPruneReceived(from, joinPrune));
-                    break;
-                case PimMessageType.Hello or PimMessageType.JoinPrune:
-                    Dropped(iface, error.Kind);
-                    _log.Debug("pim.malformed: from {0} on {1}: {2}", from, _settings.Name, error);
-                    break;
-                default:
-                    _metrics.Counter("ingest_pim_packets_ignored_total", $"{iface},type=\"{header.Type}\"", "PIM messages of types we do not act on.").Increment();
-                    break;
-            }
-        }
-    }
-
-    private void Dropped(string iface, ParseFailure reason) =>
-        _metrics.Counter("ingest_pim_packets_dropped_total", $"{iface},reason=\"{reason}\"", "PIM packets dropped as malformed, by reason.").Increment();
 
     private static uint BitConverterFree(byte[] bytes) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes);
 

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using IngestCluster.Node.Hosting;
+using IngestCluster.Node.Native;
 
 namespace IngestCluster.Node.Egress;
 
@@ -118,8 +118,18 @@ public sealed class NativeEgress : INativeEgress
         return true;
     }
 
-    /// <summary>The raw socket's handle, for the batched (sendmmsg) path of the tunnels' receive loops.</summary>
+    /// <summary>On Linux a sendmmsg batch over native arrays allocated once (<see cref="SendMMsgBatch"/>); elsewhere
+    /// one send per datagram.</summary>
+    public IEgressBatch OpenBatch(int capacity) =>
+        OperatingSystem.IsLinux() ? new SendMMsgBatch(this, capacity) : new SequentialEgressBatch(this, capacity);
+
     internal SafeSocketHandle Handle => _socket.SafeHandle;
+
+    internal void CountMalformed()
+    {
+        _malformed.Increment();
+        Interlocked.Increment(ref _failed);
+    }
 
     /// <summary>Counts what a batched send did, as <see cref="Send"/> counts one datagram.</summary>
     internal void CountBatch(int sent, long bytes, int failed)
@@ -134,11 +144,7 @@ public sealed class NativeEgress : INativeEgress
         }
     }
 
-    /// <summary>The raw socket itself, for the data-plane benchmark's bare baseline loop only.</summary>
-    internal Socket RawSocketForBench => _socket;
-
     public void Dispose() => _socket.Dispose();
 
-    [DllImport("libc", EntryPoint = "if_nametoindex")]
-    private static extern uint IfNameToIndex([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
+    private static uint IfNameToIndex(string name) => OperatingSystem.IsWindows() ? 0 : LinuxSockets.IfNameToIndex(name);
 }

@@ -65,6 +65,9 @@ public sealed record IngestSettings(
     IReadOnlyList<PimInterfaceSettings> Pim,
     IConfiguration Configuration)
 {
+    /// <summary>The tunnels' data-plane keys (<c>Tunnels:Interface</c>, <c>Tunnels:ReceiveThreads</c>, ...).</summary>
+    public TunnelSocketOptions TunnelSockets { get; init; } = TunnelSocketOptions.Default;
+
     public const int DefaultAdminPort = 9110;
     public const int DefaultClusterPort = 4053;
 
@@ -218,6 +221,29 @@ public sealed record IngestSettings(
             r.Fail("Tunnels:HoldDownMax", SettingsReader.Format(tunnels.HoldDownMax), "at least Tunnels:HoldDownMin");
         }
 
+        string? tunnelInterface = r.OptionalString("Tunnels:Interface");
+        if (tunnelInterface is not null && !TunnelSocketOptions.IsValidInterfaceName(tunnelInterface))
+        {
+            r.Fail("Tunnels:Interface", tunnelInterface, "an interface name of 1 to 15 ASCII characters");
+            tunnelInterface = null;
+        }
+        var tunnelSockets = new TunnelSocketOptions
+        {
+            Interface = tunnelInterface,
+            SourceAddress = r.OptionalString("Tunnels:SourceAddress") is { } sourceAddress ? r.Address("Tunnels:SourceAddress", sourceAddress) : null,
+            ReceiveThreads = r.Int("Tunnels:ReceiveThreads", Environment.ProcessorCount, 1, 256),
+            Batch = egress.Batch,
+            UdpGro = r.Bool("Tunnels:UdpGro", TunnelSocketOptions.Default.UdpGro),
+            ReceiveBufferFloor = r.Bytes("Tunnels:ReceiveBufferFloor", TunnelSocketOptions.Default.ReceiveBufferFloor, 4 << 10, 1 << 30),
+            ReceiveBufferCeiling = r.Bytes("Tunnels:ReceiveBufferCeiling", TunnelSocketOptions.Default.ReceiveBufferCeiling, 4 << 10, 1 << 30),
+            ReceiveBufferTime = r.Duration("Tunnels:ReceiveBufferTime", TunnelSocketOptions.Default.ReceiveBufferTime, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(10)),
+        };
+        if (tunnelSockets.ReceiveBufferCeiling < tunnelSockets.ReceiveBufferFloor)
+        {
+            r.Fail("Tunnels:ReceiveBufferCeiling", tunnelSockets.ReceiveBufferCeiling.ToString(System.Globalization.CultureInfo.InvariantCulture) + "B",
+                "at least Tunnels:ReceiveBufferFloor");
+        }
+
         var ssm = new List<IPNetwork>();
         foreach (var range in r.List("Demand:Pim:SsmRanges"))
         {
@@ -256,6 +282,9 @@ public sealed record IngestSettings(
         }
 
         return new IngestSettings(node, cluster, new PersistenceSettings(provider, connection), joinfiles, budget,
-            egress, new AdminSettings(adminUrl, token), dns, sources, tunnels, pim, config);
+            egress, new AdminSettings(adminUrl, token), dns, sources, tunnels, pim, config)
+        {
+            TunnelSockets = tunnelSockets,
+        };
     }
 }

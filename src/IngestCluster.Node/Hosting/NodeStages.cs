@@ -21,10 +21,12 @@ public static class NodeStages
     {
         return (system, registry) =>
         {
+            // Every tunnel of this node is received by one reactor (a fixed set of threads on Linux).
+            var receiver = ITunnelReceiver.Create(settings.TunnelSockets, metrics);
             // The budget's proxy is registered after the region (the budget needs the region): look it up when used.
             var dependencies = new SourceActorDependencies(
                 resolver,
-                target => AmtTunnelActor.Props(target, settings.Tunnels, egress, metrics, clock, settings.Egress.Batch, lingering),
+                target => AmtTunnelActor.Props(target, settings.Tunnels, egress, metrics, clock, receiver, settings.TunnelSockets, lingering),
                 settings.Sources,
                 metrics,
                 clock,
@@ -37,6 +39,7 @@ public static class NodeStages
                 lingering.ReleaseAll();
                 return Done.Instance;
             });
+            system.RegisterOnTermination(receiver.Dispose);
             return entityId => SourceActor.Props(IPAddress.Parse(entityId), dependencies);
         };
     }

@@ -87,6 +87,29 @@ public sealed class SettingsReader(IConfiguration configuration)
         return fallback;
     }
 
+    /// <summary>A size in bytes with its unit: <c>B</c>, <c>KiB</c> or <c>MiB</c> (e.g. <c>4MiB</c>, <c>256 KiB</c>).</summary>
+    public int Bytes(string key, int fallback, int min, int max)
+    {
+        var raw = configuration[key];
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            return fallback;
+        }
+        string text = raw.Trim();
+        (string Unit, long Factor)[] units = [("KiB", 1L << 10), ("MiB", 1L << 20), ("B", 1)];
+        foreach (var (unit, factor) in units)
+        {
+            if (text.EndsWith(unit, StringComparison.Ordinal) &&
+                long.TryParse(text[..^unit.Length].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var number) &&
+                number * factor >= min && number * factor <= max)
+            {
+                return (int)(number * factor);
+            }
+        }
+        Fail(key, raw, $"a size with its unit (B, KiB, MiB) from {min} B to {max} B");
+        return fallback;
+    }
+
     /// <summary>A bitrate such as <c>2Gbps</c> or <c>500 kbit/s</c> (<see cref="Budget.Bitrate.TryParse"/>); null when unset.</summary>
     public Budget.Bitrate? Bitrate(string key)
     {

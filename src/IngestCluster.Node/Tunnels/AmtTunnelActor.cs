@@ -11,7 +11,8 @@ namespace IngestCluster.Node.Tunnels;
 
 /// <summary>
 /// One AMT tunnel to one relay, for one source: a child of its SourceActor. The actor owns the tunnel's UDP
-/// socket (one ephemeral port for the tunnel's life) and its <see cref="TunnelReceiveLoop"/>, feeds control
+/// socket (one ephemeral port for the tunnel's life, opened as <see cref="TunnelSocketOptions"/> says) and its
+/// <see cref="TunnelDataPath"/>, registered with the node's <see cref="ITunnelReceiver"/>; it feeds control
 /// messages, timers and the desired groups to the pure <see cref="AmtGatewaySession"/>, and carries out what
 /// the session returns. When the session gives up, the actor tells its parent and stops; stopping sends BLOCK
 /// for every joined group and closes the socket, which ends the receive loop.
@@ -26,17 +27,21 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
     private readonly AmtGatewaySession _session;
     private readonly MetricCounter _sendErrors;
     private Socket? _socket;
-    private TunnelReceiveLoop? _loop;
+    private TunnelDataPath? _loop;
     private ImmutableArray<IPAddress> _groups = [];
 
-    private readonly int _batch;
+    private readonly ITunnelReceiver _receiver;
+    private readonly TunnelSocketOptions _sockets;
     private readonly LingeringTunnels? _lingering;
     private volatile bool _detached;
+    private long _lastBytes;
+    private int _receiveBuffer;
 
-    public AmtTunnelActor(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock, int batch = 1,
-        LingeringTunnels? lingering = null)
+    public AmtTunnelActor(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock,
+        ITunnelReceiver receiver, TunnelSocketOptions? sockets = null, LingeringTunnels? lingering = null)
     {
-        _batch = batch;
+        _receiver = receiver;
+        _sockets = sockets ?? TunnelSocketOptions.Default;
         _lingering = lingering;
         _target = target;
         _egress = egress;
@@ -50,31 +55,33 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
         Receive<TimerFired>(t => Execute(_session.OnTimer(t.Timer, LastDataAt())));
         Receive<TunnelProtocol.GetTunnelStatus>(_ => Sender.Tell(Status()));
         Receive<TunnelProtocol.Linger>(OnLinger);
+        Receive<SizeReceiveBuffer>(_ => OnSizeReceiveBuffer());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock, int batch = 1,
-        LingeringTunnels? lingering = null) =>
-        Akka.Actor.Props.Create(() => new AmtTunnelActor(target, options, egress, metrics, clock, batch, lingering));
+    public static Props Props(TunnelProtocol.TunnelTarget target, GatewayOptions options, INativeEgress? egress, NodeMetrics metrics, TimeProvider clock,
+        ITunnelReceiver receiver, TunnelSocketOptions? sockets = null, LingeringTunnels? lingering = null) =>
+        Akka.Actor.Props.Create(() => new AmtTunnelActor(target, options, egress, metrics, clock, receiver, sockets, lingering));
 
     protected override void PreStart()
     {
-        _socket = new Socket(_target.Relay.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        // Room for bursts while the loop is descheduled; the kernel caps it at net.core.rmem_max.
-        _socket.ReceiveBufferSize = 4 << 20;
-        _socket.Bind(new IPEndPoint(_target.Relay.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
+        // Bound to the chosen upstream (Tunnels:Interface, Tunnels:SourceAddress) when set; the receive buffer starts
+        // at its floor and follows the measured rate (OnSizeReceiveBuffer).
+        _socket = _sockets.OpenSocket(_target.Relay);
+        _receiveBuffer = _sockets.ReceiveBufferFloor;
         var self = Self;
-        _loop = new TunnelReceiveLoop(_socket, _target.Relay, _egress, bytes =>
+        _loop = new TunnelDataPath(_socket, _target.Relay, _egress, bytes =>
         {
             if (!_detached)
             {
                 self.Tell(new ControlReceived(bytes));
             }
-        }, _metrics, _batch);
-        _loop.Start();
-        _log.Info("tunnel.open: relay {0} for source {1} from local port {2} ({3})", _target.Relay, _target.Source,
-            ((IPEndPoint)_socket.LocalEndPoint!).Port, _loop.Batched ? $"batches of {_batch}" : "one datagram per call");
+        }, _metrics);
+        _ = _receiver.Add(_loop);
+        Timers.StartPeriodicTimer("receive-buffer", SizeReceiveBuffer.Instance, RateInterval);
+        _log.Info("tunnel.open: relay {0} for source {1} from {2} ({3})", _target.Relay, _target.Source,
+            _socket.LocalEndPoint, _receiver.Description);
         Execute(_session.Start(_groups));
     }
 
@@ -86,7 +93,10 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
             return;
         }
         Execute(_session.Stop());
-        _loop?.Stop();
+        if (_loop is not null)
+        {
+            _ = _receiver.Remove(_loop);
+        }
         _socket?.Dispose();
         _log.Info("tunnel.closed: relay {0} for source {1}", _target.Relay, _target.Source);
     }
@@ -119,8 +129,37 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
         _detached = true;
         Timers.CancelAll();
         var log = _log;
-        _lingering.Hold(_socket, _loop, _session, _target.Relay, linger.Duration, line => log.Info(line));
+        _lingering.Hold(_loop, _receiver, _session, _target.Relay, linger.Duration, line => log.Info(line));
         Context.Stop(Self);
+    }
+
+    private static readonly TimeSpan RateInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Sizes the receive buffer from the rate measured over the last interval (the flows' forwarded
+    /// bytes); changed only when the wanted size is off by more than half, so a steady flow costs no system call.</summary>
+    private void OnSizeReceiveBuffer()
+    {
+        if (_socket is null || _loop is null)
+        {
+            return;
+        }
+        long bytes = _loop.Flows.Flows.Sum(f => f.Bytes);
+        long rate = (long)(Math.Max(0, bytes - _lastBytes) / RateInterval.TotalSeconds);
+        _lastBytes = bytes;
+        int wanted = _sockets.ReceiveBufferFor(rate);
+        if (wanted > _receiveBuffer * 3 / 2 || wanted < _receiveBuffer / 2)
+        {
+            try
+            {
+                TunnelSocketOptions.SetReceiveBuffer(_socket, wanted);
+                _log.Debug("tunnel.receive_buffer: relay {0}: {1} B for {2} B/s", _target.Relay, wanted, rate);
+                _receiveBuffer = wanted;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Kept as it was; the next interval tries again.
+            }
+        }
     }
 
     private DateTimeOffset? LastDataAt()
@@ -181,4 +220,9 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
     private sealed record ControlReceived(byte[] Message) : Akka.Actor.INoSerializationVerificationNeeded;
 
     private sealed record TimerFired(GatewayTimer Timer) : Akka.Actor.INoSerializationVerificationNeeded;
+
+    private sealed class SizeReceiveBuffer : Akka.Actor.INoSerializationVerificationNeeded
+    {
+        public static readonly SizeReceiveBuffer Instance = new();
+    }
 }

@@ -39,9 +39,9 @@ public sealed class FlowStats
 
     public long SendErrors => _sendErrors.Value;
 
-    internal void Forwarded(int bytes)
+    internal void Forwarded(int packets, long bytes)
     {
-        _packets.Increment();
+        _packets.Add(packets);
         _bytes.Add(bytes);
     }
 

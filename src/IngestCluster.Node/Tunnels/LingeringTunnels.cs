@@ -27,9 +27,9 @@ public sealed class LingeringTunnels
     }
 
     /// <summary>Keeps the tunnel forwarding for <paramref name="linger"/>, then leaves and closes it.</summary>
-    public void Hold(Socket socket, TunnelReceiveLoop loop, AmtGatewaySession session, IPEndPoint relay, TimeSpan linger, Action<string> log)
+    public void Hold(TunnelDataPath path, ITunnelReceiver receiver, AmtGatewaySession session, IPEndPoint relay, TimeSpan linger, Action<string> log)
     {
-        var held = new Lingering(socket, loop, session, relay, log);
+        var held = new Lingering(path, receiver, session, relay, log);
         lock (_gate)
         {
             if (_held.Count == 0)
@@ -93,7 +93,7 @@ public sealed class LingeringTunnels
         return done;
     }
 
-    private sealed class Lingering(Socket socket, TunnelReceiveLoop loop, AmtGatewaySession session, IPEndPoint relay, Action<string> log)
+    private sealed class Lingering(TunnelDataPath path, ITunnelReceiver receiver, AmtGatewaySession session, IPEndPoint relay, Action<string> log)
     {
         public Timer? Timer { get; set; }
 
@@ -107,7 +107,7 @@ public sealed class LingeringTunnels
                 {
                     try
                     {
-                        socket.SendTo(send.Message, relay);
+                        path.Socket.SendTo(send.Message, relay);
                         sent++;
                     }
                     catch (Exception e) when (e is SocketException or ObjectDisposedException)
@@ -116,8 +116,8 @@ public sealed class LingeringTunnels
                     }
                 }
             }
-            loop.Stop();
-            socket.Dispose();
+            _ = receiver.Remove(path);
+            path.Socket.Dispose();
             log($"tunnel.linger_ended: relay {relay}, {sent} leave message(s) sent");
         }
     }

@@ -37,6 +37,20 @@ internal sealed class VethPair : IDisposable
         }
     }
 
+    /// <summary>A further veth between the same two namespaces (a second upstream, say); removed with them.
+    /// <paramref name="name"/> is one character, to tell the interfaces apart.</summary>
+    public (string InterfaceA, string InterfaceB) AddLink(char name, string addressA, string addressB)
+    {
+        string tag = NamespaceA[^6..];
+        string a = $"{InterfaceA[..^(tag.Length + 2)]}{name}a{tag}", b = $"{InterfaceA[..^(tag.Length + 2)]}{name}b{tag}";
+        Ip($"link add {a} netns {NamespaceA} type veth peer name {b} netns {NamespaceB}");
+        Ip($"-n {NamespaceA} addr add {addressA}/24 dev {a}");
+        Ip($"-n {NamespaceB} addr add {addressB}/24 dev {b}");
+        Ip($"-n {NamespaceA} link set {a} up");
+        Ip($"-n {NamespaceB} link set {b} up");
+        return (a, b);
+    }
+
     public string NamespaceA { get; }
     public string NamespaceB { get; }
     public string InterfaceA { get; }

@@ -12,7 +12,7 @@ using IngestCluster.Protocols.Ip;
 namespace IngestCluster.Node.Tests.Tunnels;
 
 /// <summary>
-/// The Linux batched path (recvmmsg + sendmmsg) against a real kernel: the tunnel socket, a relay, a stranger and
+/// The Linux batched path (the epoll reactor, recvmmsg + sendmmsg) against a real kernel: the tunnel socket, a relay, a stranger and
 /// the NativeEgress in one namespace (icbt-*, 10.204.0.0/24), a multicast member in the other.
 /// </summary>
 public sealed class BatchedReceiveLoopTests : IDisposable
@@ -60,11 +60,11 @@ public sealed class BatchedReceiveLoopTests : IDisposable
             return socket;
         });
         var control = new List<byte[]>();
-        var loop = new TunnelReceiveLoop(tunnel, (IPEndPoint)relay.LocalEndPoint!, egress, m => { lock (control) { control.Add(m); } }, metrics, batch: 64)
+        var loop = new TunnelDataPath(tunnel, (IPEndPoint)relay.LocalEndPoint!, egress, m => { lock (control) { control.Add(m); } }, metrics)
         {
             Flows = JoinedFlowTable.Empty.With([flow], metrics),
         };
-        Assert.True(loop.Batched);
+        using var reactor = new TunnelReactor(threads: 1, batch: 64, udpGro: false, metrics);
         int ControlCount()
         {
             lock (control)
@@ -72,7 +72,7 @@ public sealed class BatchedReceiveLoopTests : IDisposable
                 return control.Count;
             }
         }
-        loop.Start();
+        await reactor.Add(loop);
         try
         {
             var data = TunnelReceiveLoopTests.DataMessage(flow, ttl: 9, payload: 1316);
@@ -141,7 +141,7 @@ public sealed class BatchedReceiveLoopTests : IDisposable
         }
         finally
         {
-            loop.Stop();
+            await reactor.Remove(loop);
         }
     }
 

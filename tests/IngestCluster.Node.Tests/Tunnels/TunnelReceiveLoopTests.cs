@@ -10,6 +10,7 @@ using IngestCluster.Protocols.Ip;
 
 namespace IngestCluster.Node.Tests.Tunnels;
 
+/// <summary>The receive step of one tunnel (<see cref="TunnelDataPath"/>) and the portable one-at-a-time loop.</summary>
 public sealed class TunnelReceiveLoopTests
 {
     private static readonly SourceGroup Joined = new(IPAddress.Parse("10.91.4.2"), IPAddress.Parse("232.1.1.1"));
@@ -18,9 +19,9 @@ public sealed class TunnelReceiveLoopTests
     private readonly RecordingEgress _egress = new();
     private readonly List<byte[]> _control = [];
 
-    private TunnelReceiveLoop Loop(INativeEgress? egress = null)
+    private TunnelDataPath Loop(INativeEgress? egress = null)
     {
-        var loop = new TunnelReceiveLoop(new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp),
+        var loop = new TunnelDataPath(new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp),
             Relay, egress ?? _egress, _control.Add, _metrics);
         loop.Flows = JoinedFlowTable.Empty.With([Joined]);
         return loop;
@@ -125,7 +126,7 @@ public sealed class TunnelReceiveLoopTests
     [Fact]
     public void Without_an_egress_interface_data_is_counted_as_dropped()
     {
-        var loop = new TunnelReceiveLoop(new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp),
+        var loop = new TunnelDataPath(new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp),
             Relay, null, _control.Add, _metrics) { Flows = JoinedFlowTable.Empty.With([Joined]) };
         loop.Handle(DataMessage(Joined));
 
@@ -142,11 +143,11 @@ public sealed class TunnelReceiveLoopTests
         using var stranger = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         stranger.Bind(new IPEndPoint(IPAddress.Loopback, 0));
 
-        var loop = new TunnelReceiveLoop(tunnelSocket, (IPEndPoint)relay.LocalEndPoint!, _egress, _control.Add, _metrics)
+        var loop = new TunnelDataPath(tunnelSocket, (IPEndPoint)relay.LocalEndPoint!, _egress, _control.Add, _metrics)
         {
             Flows = JoinedFlowTable.Empty.With([Joined]),
         };
-        loop.Start();
+        new TunnelReceiveLoop(loop).Start();
 
         stranger.SendTo(DataMessage(Joined), tunnelSocket.LocalEndPoint!);
         relay.SendTo(DataMessage(Joined), tunnelSocket.LocalEndPoint!);
