@@ -29,6 +29,7 @@ internal static unsafe partial class LinuxSockets
     public const int EpollCtlAdd = 1;
     public const int EpollCtlDel = 2;
     public const uint EpollIn = 0x001;
+    public const uint EpollHup = 0x010;
     public const int EfdCloExec = 0x80000;
     public const int EfdNonBlock = 0x800;
 
@@ -128,6 +129,10 @@ internal static unsafe partial class LinuxSockets
             *(EpollEventAligned*)at = new EpollEventAligned { Events = events, Data = data };
         }
     }
+
+    public static uint ReadEpollEvents(byte* events, int index) => EpollEventIsPacked
+        ? ((EpollEventPacked*)events)[index].Events
+        : ((EpollEventAligned*)events)[index].Events;
 
     public static ulong ReadEpollData(byte* events, int index) => EpollEventIsPacked
         ? ((EpollEventPacked*)events)[index].Data

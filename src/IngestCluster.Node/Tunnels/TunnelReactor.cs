@@ -19,7 +19,8 @@ namespace IngestCluster.Node.Tunnels;
 /// allocated once: a packet costs no allocation, and an idle tunnel costs its socket and a slot in a table.
 /// Registrations are commands run by the thread itself between wake-ups (an eventfd wakes it), so the tables
 /// need no lock; a registered socket's handle is referenced until its removal has run, so the descriptor cannot be
-/// closed (or reused) under the thread.
+/// closed (or reused) under the thread. Disposing a socket shuts it down and waits for that reference: the thread
+/// sees the hang-up and lets the socket go, whether or not its removal was asked for first.
 /// </para>
 /// <para>
 /// With UDP GRO (<see cref="UdpGro"/>), the kernel may hand over several datagrams of the relay concatenated, with
@@ -223,6 +224,13 @@ public sealed class TunnelReactor : ITunnelReceiver
                         if (slot < _slotsUsed && _generations[slot] == (uint)(data >> 32) && _slots[slot] is { } path)
                         {
                             Drain(path, _fds[slot], now);
+                            if ((LinuxSockets.ReadEpollEvents(_events, k) & LinuxSockets.EpollHup) != 0)
+                            {
+                                // Socket.Dispose shuts the socket down, then waits for our reference: the tunnel
+                                // is closing, with or without a Remove queued. Let it go now.
+                                FlushAll();
+                                Unregister(path);
+                            }
                         }
                     }
                     FlushAll();
