@@ -26,18 +26,10 @@ internal static partial class DataPlane
     public static async Task<int> Run(int rounds)
     {
         string tools = BuildReferenceTools();
-        await using var lab = NetnsLab.Create("icdp");
-        lab.AddNamespace("src");
-        lab.AddNamespace("fwd");
-        lab.AddNamespace("sink");
-        lab.Link("src", "s0", "10.99.1.1/24", "fwd", "f0", "10.99.1.2/24");
-        lab.Link("fwd", "f1", "10.99.2.1/24", "sink", "k0", "10.99.2.2/24");
-        lab.Exec("sink", "ip", "route", "add", "10.99.1.0/24", "via", "10.99.2.1");
-        lab.Exec("src", "ip", "route", "add", "10.99.2.0/24", "via", "10.99.1.2");
-        lab.Exec("fwd", "ip", "route", "add", "232.0.0.0/8", "dev", "f1");
+        await using var lab = CreateLab();
 
         var results = new Dictionary<string, List<Sample>>();
-        string[] order = ["ours, batch 64", "ours, batch 1", "bare C#", "cfwd 1", "cfwd 64", "kernel mroute"];
+        string[] order = ["ours, batch 64", "ours, batch 64, UDP GRO", "ours, batch 1", "bare C#", "cfwd 1", "cfwd 64", "kernel mroute"];
         for (int round = 1; round <= rounds; round++)
         {
             foreach (var name in order)
@@ -45,6 +37,7 @@ internal static partial class DataPlane
                 var sample = name switch
                 {
                     "ours, batch 64" => await InProcess(lab, tools, round, bare: false, batch: 64),
+                    "ours, batch 64, UDP GRO" => await WithGro(lab, tools, () => InProcess(lab, tools, round, bare: false, batch: 64, gro: true)),
                     "ours, batch 1" => await InProcess(lab, tools, round, bare: false, batch: 1),
                     "bare C#" => await InProcess(lab, tools, round, bare: true, batch: 1),
                     "cfwd 1" => await External(lab, tools, round, name, [$"{tools}/cfwd", AmtPort.ToString(CultureInfo.InvariantCulture), "f1", "1"], native: false),
@@ -76,6 +69,35 @@ internal static partial class DataPlane
         var alloc = results["ours, batch 64"].Concat(results["ours, batch 1"]).Select(s => s.AllocatedBytesPerPacket ?? double.NaN).ToList();
         Console.WriteLine($"\nours: allocated bytes per packet (whole process, per run): {string.Join(", ", alloc.Select(a => a.ToString("0.000", CultureInfo.InvariantCulture)))}");
         return 0;
+    }
+
+    private static NetnsLab CreateLab()
+    {
+        var lab = NetnsLab.Create("icdp");
+        lab.AddNamespace("src");
+        lab.AddNamespace("fwd");
+        lab.AddNamespace("sink");
+        lab.Link("src", "s0", "10.99.1.1/24", "fwd", "f0", "10.99.1.2/24");
+        lab.Link("fwd", "f1", "10.99.2.1/24", "sink", "k0", "10.99.2.2/24");
+        lab.Exec("sink", "ip", "route", "add", "10.99.1.0/24", "via", "10.99.2.1");
+        lab.Exec("src", "ip", "route", "add", "10.99.2.0/24", "via", "10.99.1.2");
+        lab.Exec("fwd", "ip", "route", "add", "232.0.0.0/8", "dev", "f1");
+        return lab;
+    }
+
+    /// <summary>UDP GRO needs GRO on the receiving device; on veth that also gives it a NAPI poll (on the sending
+    /// CPU). On for this run only, so every other forwarder runs as before.</summary>
+    private static async Task<Sample> WithGro(NetnsLab lab, string tools, Func<Task<Sample>> run)
+    {
+        lab.Exec("fwd", $"{tools}/setgro", "f0", "on");
+        try
+        {
+            return await run();
+        }
+        finally
+        {
+            lab.Exec("fwd", $"{tools}/setgro", "f0", "off");
+        }
     }
 
     private sealed record Sample(long Packets, double PacketsPerSecond, double CpuSeconds, double? AllocatedBytesPerPacket);
@@ -222,6 +244,12 @@ internal static partial class DataPlane
         {
             NetnsLab.Run("cc", "-O2", "-Wall", "-o", Path.Combine(target, program), Path.Combine(target, program + ".c"));
         }
+        // Ours: the many-tunnel generator and the GRO switch, next to this file.
+        string bench = Path.Combine(FindRepository(), "bench", "IngestCluster.LabBench");
+        foreach (var program in new[] { "multigen", "setgro" })
+        {
+            NetnsLab.Run("cc", "-O2", "-Wall", "-o", Path.Combine(target, program), Path.Combine(bench, program + ".c"));
+        }
         return target;
     }
 
@@ -241,6 +269,144 @@ internal static partial class DataPlane
     {
         using var thread = new NamespaceThread(ns);
         return thread.Run(work);
+    }
+
+    private const int TunnelBasePort = 20000;
+    private const int RelayPort = 2268;
+
+    /// <summary>
+    /// 1, 10, 100 and 1,000 tunnels through one reactor at the same aggregate rate (multigen: one socket, port after
+    /// port), each tunnel its own socket and data path: packets per CPU-second of the forwarder, threads, RSS, and
+    /// the kernel's and our memory per idle tunnel.
+    /// </summary>
+    public static async Task<int> Tunnels(double rate, int rounds)
+    {
+        string tools = BuildReferenceTools();
+        await using var lab = CreateLab();
+        int[] counts = [1, 10, 100, 1000];
+        var results = counts.ToDictionary(n => n, _ => new List<TunnelSample>());
+        for (int round = 1; round <= rounds; round++)
+        {
+            foreach (int n in counts)
+            {
+                var sample = await ManyTunnels(lab, tools, round, n, rate);
+                results[n].Add(sample);
+                Console.WriteLine($"round {round} tunnels {n,5}: {sample.PacketsPerSecond,10:N0} pkt/s, {sample.PerCpuSecond,10:N0} pkt/CPU-s, " +
+                    $"threads {sample.Threads}, RSS {sample.RssKiB / 1024.0:0.0} MiB, idle per tunnel: ours {sample.OursPerTunnelKiB:0.0} KiB, kernel {sample.KernelPerTunnelKiB:0.0} KiB");
+            }
+        }
+        double Median(IEnumerable<double> values)
+        {
+            var v = values.Order().ToList();
+            return v.Count % 2 == 1 ? v[v.Count / 2] : (v[(v.Count / 2) - 1] + v[v.Count / 2]) / 2;
+        }
+        double one = Median(results[1].Select(s => s.PerCpuSecond));
+        Console.WriteLine();
+        Console.WriteLine($"| tunnels | packets/s | packets per CPU-second | ratio to 1 tunnel | threads (process) | RSS | idle per tunnel, ours | idle per tunnel, kernel |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (int n in counts)
+        {
+            var r = results[n];
+            double perCpu = Median(r.Select(s => s.PerCpuSecond));
+            Console.WriteLine($"| {n:N0} | {Median(r.Select(s => s.PacketsPerSecond)):N0} | {perCpu:N0} | {perCpu / one:0.00} | {Median(r.Select(s => (double)s.Threads)):0} | " +
+                $"{Median(r.Select(s => s.RssKiB / 1024.0)):0.0} MiB | {Median(r.Select(s => s.OursPerTunnelKiB)):0.0} KiB | {Median(r.Select(s => s.KernelPerTunnelKiB)):0.00} KiB |");
+        }
+        return 0;
+    }
+
+    private sealed record TunnelSample(double PacketsPerSecond, double PerCpuSecond, int Threads, long RssKiB, double OursPerTunnelKiB, double KernelPerTunnelKiB);
+
+    private static async Task<TunnelSample> ManyTunnels(NetnsLab lab, string tools, int round, int n, double rate)
+    {
+        var sink = StartSink(lab, tools, $"sink-tunnels{n}-{round}");
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        long rssBefore = StatusKiB("VmRSS");
+        long kernelBefore = SocketSlabBytes();
+        var relay = new IPEndPoint(IPAddress.Parse("10.99.1.1"), RelayPort);
+        var metrics = new NodeMetrics();
+        var flow = new SourceGroup(IPAddress.Parse("10.99.1.100"), IPAddress.Parse("232.1.1.1"));
+        var (sockets, egress) = OnNamespaceThread(lab.Ns("fwd"), () =>
+        {
+            var list = new Socket[n];
+            for (int i = 0; i < n; i++)
+            {
+                list[i] = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                TunnelSocketOptions.SetReceiveBuffer(list[i], TunnelSocketOptions.Default.ReceiveBufferFloor);
+                list[i].Bind(new IPEndPoint(IPAddress.Parse("10.99.1.2"), TunnelBasePort + i));
+            }
+            return (list, new NativeEgress("f1", metrics));
+        });
+        var reactor = new TunnelReactor(Environment.ProcessorCount, 64, udpGro: false, metrics);
+        var paths = sockets.Select(socket => new TunnelDataPath(socket, relay, egress, _ => { }, metrics)
+        {
+            Flows = JoinedFlowTable.Empty.With([flow], metrics),
+        }).ToArray();
+        foreach (var path in paths)
+        {
+            await reactor.Add(path);
+        }
+        GC.Collect();
+        long rssIdle = StatusKiB("VmRSS");
+        long kernelIdle = SocketSlabBytes();
+
+        var gen = lab.Start("src", $"multigen-{n}-{round}", "taskset", ["-c", "0", $"{tools}/multigen", "10.99.1.2",
+            TunnelBasePort.ToString(CultureInfo.InvariantCulture), n.ToString(CultureInfo.InvariantCulture),
+            rate.ToString(CultureInfo.InvariantCulture), "64", RelayPort.ToString(CultureInfo.InvariantCulture)]);
+        await Task.Delay(500); // warm-up: the first datagrams, the JIT
+        long packetsBefore = metrics.Value("ingest_tunnel_data_packets_total");
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(RunTime);
+        double seconds = clock.Elapsed.TotalSeconds;
+        double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        long packets = metrics.Value("ingest_tunnel_data_packets_total") - packetsBefore;
+        int threads = (int)StatusKiB("Threads");
+        long rss = StatusKiB("VmRSS");
+        await gen.Stop(TimeSpan.FromSeconds(3));
+        foreach (var path in paths)
+        {
+            await reactor.Remove(path);
+        }
+        reactor.Dispose();
+        foreach (var socket in sockets)
+        {
+            socket.Dispose();
+        }
+        egress.Dispose();
+        await StopSink(sink);
+        return new TunnelSample(packets / seconds, packets / Math.Max(cpu, 1e-9), threads, rss,
+            (rssIdle - rssBefore) / (double)n, (kernelIdle - kernelBefore) / 1024.0 / n);
+    }
+
+    /// <summary>A field of /proc/self/status, in kB (or a plain count, for Threads).</summary>
+    private static long StatusKiB(string field)
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
+            {
+                return long.Parse(line[(field.Length + 1)..].Replace("kB", "", StringComparison.Ordinal).Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>Bytes in the slab caches a UDP socket takes (the socket, its inode, its file, its epoll item): the
+    /// kernel's memory for an idle tunnel. The caches are machine-wide, so other people's sockets add noise.</summary>
+    private static long SocketSlabBytes()
+    {
+        string[] caches = ["UDP", "sock_inode_cache", "filp", "eventpoll_epi", "dentry"];
+        long total = 0;
+        foreach (var line in File.ReadLines("/proc/slabinfo"))
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length > 3 && caches.Contains(f[0]))
+            {
+                total += long.Parse(f[1], CultureInfo.InvariantCulture) * long.Parse(f[3], CultureInfo.InvariantCulture);
+            }
+        }
+        return total;
     }
 
     [System.Text.RegularExpressions.GeneratedRegex("pkts=([0-9]+)")]

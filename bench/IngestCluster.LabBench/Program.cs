@@ -8,6 +8,7 @@ using IngestCluster.Lab.Topology;
 // Every join is cold: the previous flow is released (its Prune, then BLOCK and the tunnel gone) before the next.
 // Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20] [--dorms]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- dataplane [rounds=5]
+//        dotnet run -c Release --project bench/IngestCluster.LabBench -- dataplane-tunnels [rate=150000] [rounds=3]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- cluster-scale [sources=1000] [groups-per-source=10]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- demand-rate [flows=10000]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- false-downings [seconds-per-phase=180]
@@ -30,6 +31,16 @@ if (args.Length > 0 && args[0] == "budget")
 {
     return await IngestCluster.LabBench.BudgetBench.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10000,
         args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5);
+}
+if (args.Length > 0 && args[0] == "dataplane-tunnels")
+{
+    if (!OperatingSystem.IsLinux())
+    {
+        Console.Error.WriteLine("the data-plane benchmark needs Linux network namespaces");
+        return 2;
+    }
+    return await IngestCluster.LabBench.DataPlane.Tunnels(args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 150_000,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3);
 }
 if (args.Length > 0 && args[0] == "dataplane")
 {

@@ -80,8 +80,10 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
         }, _metrics);
         _ = _receiver.Add(_loop);
         Timers.StartPeriodicTimer("receive-buffer", SizeReceiveBuffer.Instance, RateInterval);
-        _log.Info("tunnel.open: relay {0} for source {1} from {2} ({3})", _target.Relay, _target.Source,
-            _socket.LocalEndPoint, _receiver.Description);
+        var local = (IPEndPoint)_socket.LocalEndPoint!;
+        _log.Info("tunnel.open: relay {0} for source {1} from local port {2} ({3}{4})", _target.Relay, _target.Source,
+            local.Port, _sockets.Interface is { } device ? $"on {device}, " : "",
+            local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? _receiver.Description : $"from {local.Address}, {_receiver.Description}");
         Execute(_session.Start(_groups));
     }
 
