@@ -12,6 +12,7 @@ namespace IngestCluster.Node.Tests.Egress;
 /// NativeEgress against a real kernel: two network namespaces (iceg-*, 10.202.0.0/24) joined by a veth; the
 /// egress sends from one, and a source-specific member in the other receives.
 /// </summary>
+[Trait("Requires", "root")] // network namespaces; `--filter Requires!=root` runs the rest without root
 public sealed class NativeEgressTests : IDisposable
 {
     private const string SourceAddress = "10.202.0.1";

@@ -56,6 +56,40 @@ public sealed class IngestSettingsTests
     }
 
     [Fact]
+    public void Tunnel_data_plane_keys_choose_the_upstream_and_size_the_buffers_with_units()
+    {
+        var settings = Read(new()
+        {
+            ["Tunnels:Interface"] = "eth2",
+            ["Tunnels:SourceAddress"] = "192.0.2.10",
+            ["Tunnels:ReceiveThreads"] = "3",
+            ["Tunnels:ReceiveBufferFloor"] = "256KiB",
+            ["Tunnels:ReceiveBufferCeiling"] = "8MiB",
+            ["Tunnels:ReceiveBufferTime"] = "50ms",
+            ["Tunnels:UdpGro"] = "true",
+            ["Egress:Batch"] = "32",
+        }, out var reader);
+        Assert.Empty(reader.Errors);
+        var t = settings.TunnelSockets;
+        Assert.Equal(("eth2", "192.0.2.10", 3, 32, true), (t.Interface, t.SourceAddress!.ToString(), t.ReceiveThreads, t.Batch, t.UdpGro));
+        Assert.Equal((256 << 10, 8 << 20, TimeSpan.FromMilliseconds(50)), (t.ReceiveBufferFloor, t.ReceiveBufferCeiling, t.ReceiveBufferTime));
+
+        var defaults = Read([], out _).TunnelSockets;
+        Assert.Equal((null, null, Environment.ProcessorCount, false, 4 << 20), (defaults.Interface, defaults.SourceAddress, defaults.ReceiveThreads, defaults.UdpGro, defaults.ReceiveBufferCeiling));
+
+        Read(new()
+        {
+            ["Tunnels:Interface"] = "a-name-longer-than-15",
+            ["Tunnels:SourceAddress"] = "not-an-address",
+            ["Tunnels:ReceiveThreads"] = "0",
+            ["Tunnels:ReceiveBufferCeiling"] = "4194304",
+        }, out var bad);
+        Assert.Equal(["Tunnels:Interface", "Tunnels:ReceiveBufferCeiling", "Tunnels:ReceiveThreads", "Tunnels:SourceAddress"],
+            bad.Errors.Select(e => e.Key).Distinct().Order(StringComparer.Ordinal));
+        Assert.Contains("unit", bad.Errors.First(e => e.Key == "Tunnels:ReceiveBufferCeiling").Expected, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Every_bad_value_is_reported_with_its_key_and_what_it_expects()
     {
         Read(new()

@@ -15,6 +15,7 @@ namespace IngestCluster.Node.Tests.Tunnels;
 /// The Linux batched path (the epoll reactor, recvmmsg + sendmmsg) against a real kernel: the tunnel socket, a relay, a stranger and
 /// the NativeEgress in one namespace (icbt-*, 10.204.0.0/24), a multicast member in the other.
 /// </summary>
+[Trait("Requires", "root")] // network namespaces; `--filter Requires!=root` runs the rest without root
 public sealed class BatchedReceiveLoopTests : IDisposable
 {
     private static readonly IPAddress Group = IPAddress.Parse("232.204.0.9");

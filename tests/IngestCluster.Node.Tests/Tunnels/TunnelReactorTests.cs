@@ -17,6 +17,7 @@ namespace IngestCluster.Node.Tests.Tunnels;
 /// 10.210.0.0/16 to 10.212.0.0/16): many tunnels through a fixed set of threads, registrations under load, and the
 /// upstream binding of tunnel sockets. Every wait is for a counter, with a deadline.
 /// </summary>
+[Trait("Requires", "root")] // network namespaces; `--filter Requires!=root` runs the rest without root
 public sealed class TunnelReactorTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
@@ -264,22 +265,6 @@ public sealed class TunnelReactorTests
         Assert.Equal(0, tunnel.Available);
     }
 
-    [Fact]
-    public void Receive_buffer_follows_the_rate_between_floor_and_ceiling()
-    {
-        var options = new TunnelSocketOptions
-        {
-            ReceiveBufferFloor = 128 << 10,
-            ReceiveBufferCeiling = 4 << 20,
-            ReceiveBufferTime = TimeSpan.FromMilliseconds(200),
-        };
-        Assert.Equal(128 << 10, options.ReceiveBufferFor(0));
-        Assert.Equal(128 << 10, options.ReceiveBufferFor(100_000)); // 20 kB wanted
-        Assert.Equal(1_000_000, options.ReceiveBufferFor(5_000_000)); // 40 Mb/s: 200 ms of it
-        Assert.Equal(4 << 20, options.ReceiveBufferFor(1_250_000_000)); // 10 Gb/s: the ceiling
-        Assert.Equal(64 << 10, (options with { ReceiveBufferCeiling = 64 << 10 }).ReceiveBufferFor(0)); // ceiling below floor wins
-    }
-
     private static Socket Udp(NamespaceThread ns, string address, int receiveBuffer = 0) => ns.Run(() =>
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -388,5 +373,25 @@ public sealed class TunnelReactorTests
             _thread.Join(TimeSpan.FromSeconds(2));
             _socket.Dispose();
         }
+    }
+}
+
+/// <summary>The pure part of the tunnel sockets' options; no root needed.</summary>
+public sealed class TunnelSocketOptionsTests
+{
+    [Fact]
+    public void Receive_buffer_follows_the_rate_between_floor_and_ceiling()
+    {
+        var options = new TunnelSocketOptions
+        {
+            ReceiveBufferFloor = 128 << 10,
+            ReceiveBufferCeiling = 4 << 20,
+            ReceiveBufferTime = TimeSpan.FromMilliseconds(200),
+        };
+        Assert.Equal(128 << 10, options.ReceiveBufferFor(0));
+        Assert.Equal(128 << 10, options.ReceiveBufferFor(100_000)); // 20 kB wanted
+        Assert.Equal(1_000_000, options.ReceiveBufferFor(5_000_000)); // 40 Mb/s: 200 ms of it
+        Assert.Equal(4 << 20, options.ReceiveBufferFor(1_250_000_000)); // 10 Gb/s: the ceiling
+        Assert.Equal(64 << 10, (options with { ReceiveBufferCeiling = 64 << 10 }).ReceiveBufferFor(0)); // ceiling below floor wins
     }
 }
