@@ -167,6 +167,10 @@ internal static partial class DataPlane
             await Task.Delay(RunTime);
             packets = metrics.Value("ingest_tunnel_data_packets_total");
             await receiver.Remove(path);
+            if (gro)
+            {
+                Console.WriteLine($"  UDP GRO: {metrics.Value("ingest_tunnel_gro_coalesced_total"):N0} receives carried coalesced datagrams, of {packets:N0} datagrams");
+            }
         }
         double seconds = clock.Elapsed.TotalSeconds;
         double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;

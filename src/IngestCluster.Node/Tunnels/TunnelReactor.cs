@@ -42,7 +42,8 @@ public sealed class TunnelReactor : ITunnelReceiver
         _batch = Math.Clamp(batch, 1, 1024);
         UdpGro = udpGro;
         var errors = metrics.Counter("ingest_tunnel_receive_errors_total", help: "Receive system calls of the tunnels' reactor that failed (ICMP errors included).");
-        _threads = [.. Enumerable.Range(0, Math.Max(1, threads)).Select(i => new ReactorThread(i, _batch, udpGro, errors))];
+        var coalesced = metrics.Counter("ingest_tunnel_gro_coalesced_total", help: "Receives that carried several datagrams coalesced by UDP GRO.");
+        _threads = [.. Enumerable.Range(0, Math.Max(1, threads)).Select(i => new ReactorThread(i, _batch, udpGro, errors, coalesced))];
     }
 
     public int ThreadCount => _threads.Length;
@@ -110,6 +111,7 @@ public sealed class TunnelReactor : ITunnelReceiver
         private readonly int _txCapacity;
         private readonly bool _gro;
         private readonly MetricCounter _errors;
+        private readonly MetricCounter _coalesced;
         private readonly ConcurrentQueue<Command> _commands = new();
         private readonly Dictionary<TunnelDataPath, int> _index = [];
         private readonly Stack<int> _free = new();
@@ -132,10 +134,11 @@ public sealed class TunnelReactor : ITunnelReceiver
         private readonly byte* _buffers;
         private readonly byte* _events;
 
-        public ReactorThread(int number, int batch, bool gro, MetricCounter errors)
+        public ReactorThread(int number, int batch, bool gro, MetricCounter errors, MetricCounter coalesced)
         {
             _gro = gro;
             _errors = errors;
+            _coalesced = coalesced;
             // Without GRO a datagram is at most an MTU; with it, up to 64 KiB of coalesced datagrams.
             _slotSize = gro ? 65_536 : 4_096;
             _rxCount = gro ? Math.Min(batch, 16) : batch;
@@ -420,6 +423,10 @@ public sealed class TunnelReactor : ITunnelReceiver
             if (segment <= 0)
             {
                 segment = Math.Max(1, length);
+            }
+            else if (segment < length)
+            {
+                _coalesced.Increment();
             }
             for (int offset = 0; offset < length || (offset == 0 && length == 0); offset += segment)
             {
