@@ -6,7 +6,7 @@ using IngestCluster.Lab.Topology;
 // Join to first packet, measured as a receiver sees it: the receiver's IGMPv3 join, FRR's PIM Join to the node,
 // admission, DRIAD through bind9, the AMT tunnel to our relay, native egress, FRR forwarding, first datagram.
 // Every join is cold: the previous flow is released (its Prune, then BLOCK and the tunnel gone) before the next.
-// Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20] [--dorms]
+// Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20] [--dorms [--no-prepare]]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- dataplane [rounds=5]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- cluster-scale [sources=1000] [groups-per-source=10]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- demand-rate [flows=10000]
@@ -42,7 +42,10 @@ if (args.Length > 0 && args[0] == "dataplane")
 }
 // --dorms: a budget limit is set, so every join first fetches the flow's CBACC metadata from the lab DORMS server
 // (SRV lookup, host-meta, the CBACC resource over HTTPS); the metadata is kept for 1 s (joins come several seconds apart), so every fetch is cold.
+// --no-prepare: the source is not prepared while the metadata is fetched (Sources:PrepareFor=0s), so DRIAD and the AMT
+// handshake start only once the flow is admitted: the same-run baseline for what preparing saves.
 bool withDorms = args.Contains("--dorms");
+bool noPrepare = args.Contains("--no-prepare");
 int joins = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) is { } count ? int.Parse(count, CultureInfo.InvariantCulture) : 20;
 const string group = "232.1.1.1";
 
@@ -58,6 +61,10 @@ if (withDorms)
         "--write-ca", ca, "--flows", $"{IngestTopology.Source},{group},2000");
     await dorms.WaitForLine(l => l.Contains("\"started\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
     nodeArgs.AddRange(["--Budget:Limit=1Gbps", $"--Budget:Metadata:CaBundle={ca}", "--Budget:Metadata:MinTtl=0s", "--Budget:Metadata:MaxTtl=1s"]);
+}
+if (noPrepare)
+{
+    nodeArgs.Add("--Sources:PrepareFor=0s");
 }
 var node = topology.StartNode(Path.Combine(topology.Lab.Directory, "node-data"), [.. nodeArgs]);
 await Until(() => Admitted() is not null, TimeSpan.FromSeconds(60));

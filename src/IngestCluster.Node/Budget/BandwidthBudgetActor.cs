@@ -495,6 +495,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         {
             return;
         }
+        PrepareSources(flows);
         var open = _cohorts.Values.FirstOrDefault(c => c.Since + CohortGather > now);
         if (open is not null)
         {
@@ -514,6 +515,17 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         }
         AskMetadata(flows, now);
         Timers.StartSingleTimer($"cohort-{cohort.Id}", new CohortWaitOver(cohort.Id), _settings.MetadataWait);
+    }
+
+    /// <summary>While the metadata is fetched, the sources of these waiting flows look up their relays and open their
+    /// tunnels, joining nothing (<see cref="SourceProtocol.Prepare"/>), so an admission only has to join. Not a
+    /// decision, so nothing is persisted for it; a source with admitted flows already has its tunnel and ignores it.</summary>
+    private void PrepareSources(List<SourceGroup> flows)
+    {
+        foreach (var source in flows.Select(f => f.Source).Distinct())
+        {
+            _sources.Tell(new SourceProtocol.Prepare(source));
+        }
     }
 
     private void EndCohort(Cohort cohort)

@@ -201,6 +201,7 @@ public sealed record IngestSettings(
             DefaultHoldDown = r.Duration("Sources:RelayHoldDown", TimeSpan.FromMinutes(5), TimeSpan.Zero, TimeSpan.FromHours(24)),
             NoRelayRetry = r.Duration("Sources:NoRelayRetry", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1), TimeSpan.FromHours(24)),
             HandOffLinger = r.Duration("Sources:HandOffLinger", TimeSpan.FromSeconds(6), TimeSpan.Zero, TimeSpan.FromMinutes(1)),
+            PrepareFor = r.Duration("Sources:PrepareFor", TimeSpan.FromSeconds(10), TimeSpan.Zero, TimeSpan.FromMinutes(10)),
             Overrides = new RelayOverrideTable(overrides, r.Bool("Relays:ConsultOverridesFirst", false)),
         };
 

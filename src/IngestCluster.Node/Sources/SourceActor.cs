@@ -30,6 +30,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
 {
     private const string RetryTimer = "retry";
     private const string PassivateTimer = "passivate";
+    private const string PrepareTimer = "prepare";
 
     /// <summary>How long a stopping tunnel may take to send its leaves before the entity passivates anyway.</summary>
     private static readonly TimeSpan LeaveGrace = TimeSpan.FromSeconds(5);
@@ -53,6 +54,8 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         _relayFailures = deps.Metrics.Counter("ingest_source_relay_failures_total", "", "Relays that failed and were held down");
 
         Receive<SourceProtocol.EnsureGroups>(m => Handle(new SourceInput.DesiredGroups(m.Groups)));
+        Receive<SourceProtocol.Prepare>(_ => Handle(SourceInput.Prepare.Instance));
+        Receive<PrepareDeadline>(_ => Handle(SourceInput.PrepareOver.Instance));
         Receive<SourceProtocol.GetSourceStatus>(_ => Sender.Tell(_state.ToStatus(_deps.Time.GetUtcNow()) with
         {
             Node = Context.System is ExtendedActorSystem { Provider: Akka.Cluster.ClusterActorRefProvider }
@@ -168,6 +171,10 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
                 StopTunnel();
                 break;
 
+            case SourceEffect.SchedulePrepareOver prepare:
+                Timers.StartSingleTimer(PrepareTimer, PrepareDeadline.Instance, prepare.Delay);
+                break;
+
             case SourceEffect.ScheduleRetry retry:
                 Timers.StartSingleTimer(RetryTimer, new RetryDue(retry.Attempt), retry.Delay);
                 break;
@@ -257,5 +264,10 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
     private sealed class PassivateDeadline : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly PassivateDeadline Instance = new();
+    }
+
+    private sealed class PrepareDeadline : Akka.Actor.INoSerializationVerificationNeeded
+    {
+        public static readonly PrepareDeadline Instance = new();
     }
 }

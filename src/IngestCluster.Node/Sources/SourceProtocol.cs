@@ -23,6 +23,15 @@ public static class SourceProtocol
         public string SourceKey => Source.ToString();
     }
 
+    /// <summary>A flow of this source waits for the budget to decide (its CBACC metadata is being fetched): look up the
+    /// relay and open the tunnel now, joining nothing, so that the lookup and the AMT handshake run while the metadata
+    /// is fetched rather than after the decision. Not a decision: only <see cref="EnsureGroups"/> joins anything, and
+    /// the entity gives the preparation up after <c>Sources:PrepareFor</c> if no groups follow.</summary>
+    public sealed record Prepare(IPAddress Source) : ISourceMessage, ISourceWire
+    {
+        public string SourceKey => Source.ToString();
+    }
+
     /// <summary>Asks a source entity for its state; answered with <see cref="SourceStatus"/>.</summary>
     public sealed record GetSourceStatus(IPAddress Source) : ISourceMessage, ISourceWire
     {

@@ -111,8 +111,13 @@ public sealed class BandwidthBudgetActorTests : TestKit
         Assert.Equal(20_000_000, report.Used);
         Assert.Equal(40_000_000, report.Admitted.Single(a => a.Flow == A).OffloadBitsPerSecond);
 
-        // The sources stage hears of A (source S) and C, never of B.
-        var told = _sources.ReceiveWhile(TimeSpan.FromSeconds(1), m => (SourceProtocol.EnsureGroups)m);
+        // While the metadata was fetched, every waiting flow's source was told to prepare (relay and tunnel, joining
+        // nothing), each once and before any decision; then the sources stage hears groups of A (source S) and C,
+        // never of B.
+        var messages = _sources.ReceiveWhile(TimeSpan.FromSeconds(1), m => m);
+        var prepared = messages.TakeWhile(m => m is SourceProtocol.Prepare).Cast<SourceProtocol.Prepare>().Select(p => p.Source).ToList();
+        Assert.Equal(new[] { A.Source, B.Source, C.Source }.Distinct().OrderBy(a => a.ToString()), prepared.OrderBy(a => a.ToString()));
+        var told = messages.Skip(prepared.Count).Select(m => Assert.IsType<SourceProtocol.EnsureGroups>(m)).ToList();
         Assert.Contains(told, e => e.Source.Equals(S) && e.Groups.SequenceEqual([A.Group]));
         Assert.Contains(told, e => e.Source.Equals(C.Source) && e.Groups.SequenceEqual([C.Group]));
         Assert.DoesNotContain(told, e => e.Groups.Contains(B.Group));

@@ -159,6 +159,39 @@ public class SourceActorTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void Prepare_opens_the_tunnel_joining_nothing_and_groups_then_only_join()
+    {
+        var deps = Deps() with { Settings = Deps().Settings with { PrepareFor = TimeSpan.FromMilliseconds(300) } };
+        var source = Sys.ActorOf(SourceActor.Props(S, deps));
+        Watch(source);
+        source.Tell(new SourceProtocol.Prepare(S));
+        _resolver.Answer(s => Relays(s, (10, R1)));
+        Assert.Equal(R1, _tunnels.ExpectMsg<FakeTunnel.Started>().Target.Relay);
+        ExpectGroups();
+
+        source.Tell(new SourceProtocol.EnsureGroups(S, [G1]));
+        ExpectGroups(G1);
+        // Past the preparation's deadline the tunnel stays: groups came.
+        _tunnels.ExpectNoMsg(TimeSpan.FromMilliseconds(600));
+        Assert.Equal("Tunnelling", Status(source).State);
+        Assert.Equal(1, _resolver.Calls);
+    }
+
+    [Fact]
+    public void A_preparation_no_groups_follow_closes_its_tunnel_and_the_entity()
+    {
+        var deps = Deps() with { Settings = Deps().Settings with { PrepareFor = TimeSpan.FromMilliseconds(300) } };
+        var source = Sys.ActorOf(SourceActor.Props(S, deps));
+        Watch(source);
+        source.Tell(new SourceProtocol.Prepare(S));
+        _resolver.Answer(s => Relays(s, (10, R1)));
+        _tunnels.ExpectMsg<FakeTunnel.Started>();
+        ExpectGroups();
+        Assert.Equal(R1, _tunnels.ExpectMsg<FakeTunnel.Stopped>(TimeSpan.FromSeconds(5)).Target.Relay);
+        ExpectTerminated(source, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public void First_tunnel_goes_to_the_lowest_precedence()
     {
         var source = Sys.ActorOf(SourceActor.Props(S, Deps()));

@@ -53,6 +53,7 @@ public sealed class WireContractTests : IDisposable
         { "BudgetReport", "br", "010180d8f1160873657474696e677380c8d0070104c633640c04e801010180c8d0078090a10f03056362616363011020010db800000000000000000000000510ff3e0000000000000000000080000001d6c9b684ce67094f7665724c696d69740d6e65656473203230204d627073010104c633640c04e8010109f6a1a484ce67010b6e312f70696d2f65746831" },
         { "EnsureGroups", "eg", "0104c633640c0204e801010104e8010102" },
         { "GetSourceStatus", "gs", "0104c633640c" },
+        { "Prepare", "pr", "0104c633640c" },
         { "SourceStatus", "ss", "010d3139382e35312e3130302e31320654756e6e656c010d31302e302e302e313a3232363802757001093233322e312e312e310000" },
     };
 
@@ -79,6 +80,7 @@ public sealed class WireContractTests : IDisposable
             ["n1/pim/eth1"]),
         "EnsureGroups" => new SourceProtocol.EnsureGroups(S, [G, IPAddress.Parse("232.1.1.2")]),
         "GetSourceStatus" => new SourceProtocol.GetSourceStatus(S),
+        "Prepare" => new SourceProtocol.Prepare(S),
         "SourceStatus" => new SourceProtocol.SourceStatus("198.51.100.12", "Tunnel", "10.0.0.1:2268", "up", ["232.1.1.1"], []),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
