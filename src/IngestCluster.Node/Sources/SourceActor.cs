@@ -108,6 +108,16 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    protected override void PostStop()
+    {
+        if (!_state.Groups.IsEmpty)
+        {
+            // Stopped with groups (handed off to another node, or the node is leaving): this entity joins nothing more.
+            _log.Info("source.stopped: {0} with [{1}] at {2:O}", _state.Source, string.Join(",", _state.Groups), _deps.Time.GetUtcNow());
+        }
+        base.PostStop();
+    }
+
     public static Props Props(IPAddress source, SourceActorDependencies deps) =>
         Akka.Actor.Props.Create(() => new SourceActor(source, deps));
 
@@ -131,6 +141,13 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
             // Groups came back before the entity went away: stay.
             _passivatePending = false;
             Timers.Cancel(PassivateTimer);
+        }
+        if (!before.Groups.SequenceEqual(next.Groups))
+        {
+            // What this entity is told to join, as it changes: with the budget's journal, the record of what reached
+            // the sources (the failover test reads it back).
+            _log.Info("source.groups: {0} [{1}] (was [{2}]) at {3:O}", next.Source, string.Join(",", next.Groups),
+                string.Join(",", before.Groups), _deps.Time.GetUtcNow());
         }
         if (before.Phase != next.Phase || before.Detail != next.Detail)
         {
