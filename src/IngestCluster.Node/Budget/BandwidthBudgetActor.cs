@@ -73,7 +73,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private readonly BudgetSettings _settings;
     private readonly TimeProvider _clock;
     private readonly Props? _metadataProps;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(BandwidthBudgetActor));
     private readonly MetricCounter _admitted;
     private readonly MetricCounter _released;
     private readonly MetricCounter _blocked;
@@ -153,9 +153,9 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             [.. _state.Admitted.Keys.OrderBy(f => f.ToString(), StringComparer.Ordinal)],
             [.. _state.Demand.Keys.Order(StringComparer.Ordinal)])));
         Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
-        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "budget.snapshot_failed: {0}", f.Cause.Message));
+        Command<SaveSnapshotFailure>(f => NodeLog.BudgetSnapshotFailed(_logger, f.Cause, f.Cause.Message));
         Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(f => _log.Warning(f.Cause, "budget.delete_failed: {0}", f.Cause.Message));
+        Command<DeleteMessagesFailure>(f => NodeLog.BudgetDeleteFailed(_logger, f.Cause, f.Cause.Message));
     }
 
     public override string PersistenceId { get; }
@@ -200,15 +200,14 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         _persistFailures.Increment();
-        _log.Error(cause, "budget.journal_failed: could not persist {0} ({1}); the budget stops and restarts with backoff, "
-            + "admitting nothing new until the journal answers; the sources keep their flows", @event.GetType().Name, cause.Message);
+        NodeLog.BudgetJournalFailed(_logger, cause, @event.GetType().Name, cause.Message);
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
         _recoveryFailures.Increment();
-        _log.Error(reason, "budget.recovery_failed: the journal did not serve the budget's recovery ({0}); retrying with backoff", reason.Message);
+        NodeLog.BudgetRecoveryFailed(_logger, reason, reason.Message);
         base.OnRecoveryFailure(reason, message);
     }
 
@@ -223,7 +222,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             _originNodes.Remove(origin);
         }
         _state = _state.WithoutOrigins(origins);
-        _log.Info("budget.member_gone: {0} {1}; forgot {2} origin(s); re-sending every source's groups", node, how, origins.Count);
+        NodeLog.BudgetMemberGone(_logger, node.ToString(), how, origins.Count);
         if (IsRecoveryFinished)
         {
             Decide([]);
@@ -245,8 +244,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         // Grace for recovered flows counts from now: their origins have not had the chance to claim them yet.
         var now = Now;
         _state = _state with { Admitted = _state.Admitted.ToImmutableDictionary(kv => kv.Key, kv => kv.Value with { LastClaimed = now }) };
-        _log.Info("budget.recovered: {0} admitted flow(s), {1} hold-down(s), limit {2}", _state.Admitted.Count, _state.Blocked.Count,
-            Limit?.ToString() ?? "none");
+        NodeLog.BudgetRecovered(_logger, _state.Admitted.Count, _state.Blocked.Count, Limit?.ToString() ?? "none");
         Timers.StartPeriodicTimer("reconcile", BudgetProtocol.ReconcileTick.Instance, _settings.ReconcileInterval);
         Self.Tell(BudgetProtocol.ReconcileTick.Instance);
     }
@@ -304,7 +302,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         Persist(new BudgetEvents.LimitChanged(Now, set.BitsPerSecond), e =>
         {
             _state = _state.Apply(e);
-            _log.Info("budget.limit_changed: {0} -> {1} ({2})", before?.ToString() ?? "none", Limit?.ToString() ?? "none",
+            NodeLog.BudgetLimitChanged(_logger, before?.ToString() ?? "none", Limit?.ToString() ?? "none",
                 e.BitsPerSecond is null ? "from the settings" : "set at run time");
             MaybeSnapshot(1);
             RefreshMetadata();
@@ -414,16 +412,9 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         // A burst (10,000 joins at once) is one summary line at Info and a line per flow at Debug: 10,000 console
         // lines cost the node more than deciding and persisting them.
         bool each = events.Count <= EachLoggedUpTo;
-        var level = each ? LogLevel.InfoLevel : LogLevel.DebugLevel;
-        bool logEach = _log.IsEnabled(level);
+        var level = each ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Debug;
+        bool logEach = _logger.IsEnabled(level);
         int admittedCount = 0, releasedCount = 0, blockedCount = 0;
-        void LogEach(string format, params object[] args)
-        {
-            if (logEach)
-            {
-                _log.Log(level, format, args);
-            }
-        }
         PersistAll(events, e =>
         {
             _state = _state.Apply(e);
@@ -432,25 +423,34 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
                 case BudgetEvents.FlowAdmitted a:
                     _admitted.Increment();
                     admittedCount++;
-                    LogEach("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
+                    if (logEach)
+                    {
+                        string bitrate = new Bitrate(a.BitsPerSecond).ToString(), offload = new Bitrate(a.OffloadBitsPerSecond).ToString();
+                        NodeLog.BudgetAdmitted(_logger, level, a.Flow, bitrate, offload);
+                    }
                     break;
                 case BudgetEvents.FlowReleased r:
                     _released.Increment();
                     releasedCount++;
-                    LogEach("budget.released: {0} {1}", r.Flow, r.Reason);
+                    if (logEach)
+                    {
+                        NodeLog.BudgetReleased(_logger, level, r.Flow, r.Reason.ToString());
+                    }
                     break;
                 case BudgetEvents.FlowBlocked b:
                     _blocked.Increment();
                     blockedCount++;
-                    LogEach("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
+                    if (logEach)
+                    {
+                        NodeLog.BudgetBlocked(_logger, level, b.Flow, b.Until, b.Detail);
+                    }
                     break;
             }
             if (--remaining == 0)
             {
                 if (!each)
                 {
-                    _log.Info("budget.decided: {0} admitted, {1} released, {2} held down in one burst of {3} persisted events " +
-                        "(one line per flow at Debug)", admittedCount, releasedCount, blockedCount, events.Count);
+                    NodeLog.BudgetDecided(_logger, admittedCount, releasedCount, blockedCount, events.Count);
                 }
                 PushSources(touchedSources);
                 MaybeSnapshot(events.Count);
@@ -587,7 +587,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         _metadata[result.Flow] = entry;
         if (changed && entry.Metadata is null)
         {
-            _log.Info("budget.no_metadata: {0}: {1}", result.Flow, entry.From);
+            NodeLog.BudgetNoMetadata(_logger, result.Flow, entry.From);
         }
         if (_waiting.TryGetValue(result.Flow, out var cohort))
         {

@@ -48,12 +48,30 @@ public static class NodeHost
         var levels = new LogLevelSwitch(LogLevel.Information);
         builder.Logging.ClearProviders()
             .SetMinimumLevel(LogLevel.Trace)
-            .AddFilter((_, category, level) => levels.IsEnabled(category, level))
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            });
+            .AddFilter((_, category, level) => levels.IsEnabled(category, level));
+        // Logging:Format: "simple" (a line per event, for people) or "json" (an object per line, for log shippers: the
+        // event's category, its id and literal name, the message and its structured arguments).
+        string format = builder.Configuration["Logging:Format"] ?? "simple";
+        switch (format.ToLowerInvariant())
+        {
+            case "simple":
+                builder.Logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss.fff ";
+                });
+                break;
+            case "json":
+                builder.Logging.AddJsonConsole(o =>
+                {
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                    o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
+                });
+                break;
+            default:
+                throw new NodeStartException($"Logging:Format: '{format}' is not a log format; use simple or json");
+        }
 
         var metrics = new NodeMetrics();
         var clock = TimeProvider.System;

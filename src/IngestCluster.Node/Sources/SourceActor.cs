@@ -37,7 +37,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
 
     private readonly SourceActorDependencies _deps;
     private readonly Random _random;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(SourceActor));
     private readonly MetricCounter _tunnelsStarted, _relayFailures;
     private SourceState _state;
     private IActorRef? _tunnel;
@@ -113,7 +113,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         if (!_state.Groups.IsEmpty)
         {
             // Stopped with groups (handed off to another node, or the node is leaving): this entity joins nothing more.
-            _log.Info("source.stopped: {0} with [{1}] at {2:O}", _state.Source, string.Join(",", _state.Groups), _deps.Time.GetUtcNow());
+            NodeLog.SourceStopped(_logger, _state.Source.ToString(), string.Join(",", _state.Groups), _deps.Time.GetUtcNow());
         }
         base.PostStop();
     }
@@ -146,12 +146,11 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         {
             // What this entity is told to join, as it changes: with the budget's journal, the record of what reached
             // the sources (the failover test reads it back).
-            _log.Info("source.groups: {0} [{1}] (was [{2}]) at {3:O}", next.Source, string.Join(",", next.Groups),
-                string.Join(",", before.Groups), _deps.Time.GetUtcNow());
+            NodeLog.SourceGroups(_logger, next.Source.ToString(), string.Join(",", next.Groups), string.Join(",", before.Groups), _deps.Time.GetUtcNow());
         }
         if (before.Phase != next.Phase || before.Detail != next.Detail)
         {
-            _log.Info("SourceStateChanged source={0} {1} -> {2}: {3}", next.Source, before.Phase, next.Phase, next.Detail);
+            NodeLog.SourceState(_logger, next.Source.ToString(), before.Phase.ToString(), next.Phase.ToString(), next.Detail);
         }
         foreach (var effect in effects)
         {
@@ -224,7 +223,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
             Context.Stop(Self);
             return;
         }
-        _log.Info("source.handoff: {0} moves to another node; its tunnel lingers {1}", _state.Source, _deps.Settings.HandOffLinger);
+        NodeLog.SourceHandOff(_logger, _state.Source.ToString(), _deps.Settings.HandOffLinger);
         _tunnel.Tell(new TunnelProtocol.Linger(_deps.Settings.HandOffLinger));
         _stopping.Add(_tunnel);
         _tunnel = null;
