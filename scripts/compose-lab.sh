@@ -15,6 +15,7 @@ compose=(docker-compose -p ingestlab -f docker-compose.yml)
 export DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
 log_dir=$(mktemp -d /tmp/ingest-compose-lab-XXXXXX)
 started_dockerd=""
+had_docker0=x
 run_started=$(date +%s)
 
 say() { echo "compose-lab: $*"; }
@@ -26,6 +27,8 @@ cleanup() {
   if [ -n "$started_dockerd" ]; then
     kill "$started_dockerd" 2>/dev/null || true
     wait "$started_dockerd" 2>/dev/null || true
+    # dockerd leaves its default bridge behind; remove it when it was not there before.
+    [ -z "$had_docker0" ] && ip link show docker0 >/dev/null 2>&1 && ip link del docker0 2>/dev/null || true
   fi
   say "logs in $log_dir; $(($(date +%s) - run_started)) s in all (exit $rc)"
   exit $rc
@@ -35,6 +38,7 @@ trap cleanup EXIT
 # 0. An engine: the running one, or dockerd started here (no iptables: the lab's networks are internal anyway).
 if ! "$docker" info >/dev/null 2>&1; then
   say "starting dockerd"
+  had_docker0=$(ip -o link show docker0 2>/dev/null || true)
   dockerd --iptables=false --ip-masq=false >"$log_dir/dockerd.log" 2>&1 &
   started_dockerd=$!
   for _ in $(seq 60); do "$docker" info >/dev/null 2>&1 && break; sleep 0.5; done
