@@ -6,7 +6,9 @@ using IngestCluster.Lab.Topology;
 // Join to first packet, measured as a receiver sees it: the receiver's IGMPv3 join, FRR's PIM Join to the node,
 // admission, DRIAD through bind9, the AMT tunnel to our relay, native egress, FRR forwarding, first datagram.
 // Every join is cold: the previous flow is released (its Prune, then BLOCK and the tunnel gone) before the next.
-// Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20] [--dorms]
+// Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20] [--dorms] [--node=DIR|DLL]
+//        (--node: the node program to start, e.g. a ReadyToRun publish: its folder or its IngestCluster.Node.dll;
+//        the same as INGEST_LAB_NODE; default the node built next to the bench)
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- dataplane [rounds=5]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- cluster-scale [sources=1000] [groups-per-source=10]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- demand-rate [flows=10000]
@@ -43,6 +45,12 @@ if (args.Length > 0 && args[0] == "dataplane")
 // --dorms: a budget limit is set, so every join first fetches the flow's CBACC metadata from the lab DORMS server
 // (SRV lookup, host-meta, the CBACC resource over HTTPS); the metadata is kept for 1 s (joins come several seconds apart), so every fetch is cold.
 bool withDorms = args.Contains("--dorms");
+if (args.FirstOrDefault(a => a.StartsWith("--node=", StringComparison.Ordinal)) is { } nodeOption)
+{
+    string path = Path.GetFullPath(nodeOption["--node=".Length..]);
+    Environment.SetEnvironmentVariable("INGEST_LAB_NODE", Directory.Exists(path) ? Path.Combine(path, "IngestCluster.Node.dll") : path);
+}
+Console.WriteLine($"node program: {IngestCluster.Lab.Topology.IngestTopology.NodeProgram}");
 int joins = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) is { } count ? int.Parse(count, CultureInfo.InvariantCulture) : 20;
 const string group = "232.1.1.1";
 
