@@ -113,7 +113,9 @@ wait_for_packets() { # $1 = more than this many received, $2 = seconds; polls ev
 
 say "waiting for the receiver's first packets"
 if ! wait_for_packets 0 180; then
-  say "the receiver got nothing within 180 s"
+  say "the receiver got nothing within 180 s; the router's first lines and the receiver's last status:"
+  logs router | sed -n 1,5p | sed 's/^/  router: /'
+  last_status | sed 's/^/  receiver: /'
   for n in 1 2 3; do status_of "node$n" >"$log_dir/node$n.status.json"; done
   exit 1
 fi
