@@ -99,7 +99,7 @@ for net in a-cluster b-downstream c-upstream d-receivers e-sources; do
 done
 
 receiver_lines() { logs receiver | sed 's/^[^{]*//' | grep '^{' || true; }
-last_status() { receiver_lines | grep '"event":"status"' | tail -1; }
+last_status() { receiver_lines | { grep '"event":"status"' || true; } | tail -1; }
 received() { last_status | jq -r '.received // 0' 2>/dev/null || echo 0; }
 
 wait_for_packets() { # $1 = more than this many received, $2 = seconds; polls every 200 ms
@@ -138,7 +138,7 @@ for n in 1 2 3; do
 done
 if [ -z "$carrier" ]; then
   # Fall back to the relay's view: which node's upstream address holds the tunnel.
-  tunnel=$(logs relay | sed 's/^[^{]*//' | grep '"event":"tunnel-up"' | tail -1 | jq -r .gateway)
+  tunnel=$(logs relay | sed 's/^[^{]*//' | { grep '"event":"tunnel-up"' || true; } | tail -1 | jq -r .gateway)
   carrier=node${tunnel#10.147.0.1}
   carrier=${carrier%%:*}
 fi
@@ -152,7 +152,8 @@ killed_at_ms=$(date +%s%3N)
 # packet arrives ("gap", from packet arrival times); the outage is the one that spans the kill (it began no later
 # than 500 ms after it, and ended after it). Its count of packets must then grow by 50 more (half a second's worth).
 outage() {
-  receiver_lines | grep '"event":"gap"' |
+  # (No gap yet is no line: grep's status 1 must not end the script under set -e and pipefail.)
+  receiver_lines | { grep '"event":"gap"' || true; } |
     jq -c --argjson k "$killed_at_ms" 'select(.resumedAtUnixMs > $k and (.resumedAtUnixMs - .gapMs) <= ($k + 500))' | sed -n 1p
 }
 gap=""
@@ -177,6 +178,6 @@ say "after, receiver: $(last_status | jq -c '{received, receivedSinceLastStatus,
 for n in 1 2 3; do
   [ "node$n" = "$carrier" ] && continue
   status_of "node$n" >"$log_dir/node$n.after.json"
-  jq -r --arg n "node$n" '.sources[]? | "compose-lab: now on \($n): \(.source) \(.state) via \(.relay)"' "$log_dir/node$n.after.json" 2>/dev/null || true
+  jq -r --arg n "node$n" '.sources[]? | "compose-lab: \($n)'"'"'s /status: \(.source) \(.state) on \(.node) via \(.relay)"' "$log_dir/node$n.after.json" 2>/dev/null || true
 done
 say "ok"
