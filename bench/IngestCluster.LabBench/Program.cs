@@ -6,7 +6,9 @@ using IngestCluster.Lab.Topology;
 // Join to first packet, measured as a receiver sees it: the receiver's IGMPv3 join, FRR's PIM Join to the node,
 // admission, DRIAD through bind9, the AMT tunnel to our relay, native egress, FRR forwarding, first datagram.
 // Every join is cold: the previous flow is released (its Prune, then BLOCK and the tunnel gone) before the next.
-// Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20] [--dorms [--no-prepare] [--distance=20ms]]
+// Usage: dotnet run -c Release --project bench/IngestCluster.LabBench -- [joins=20] [--dorms [--no-prepare] [--distance=20ms]] [--node=DIR|DLL]
+//        (--node: the node program to start, e.g. a ReadyToRun publish: its folder or its IngestCluster.Node.dll;
+//        the same as INGEST_LAB_NODE; default the node built next to the bench)
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- dataplane [rounds=5]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- cluster-scale [sources=1000] [groups-per-source=10]
 //        dotnet run -c Release --project bench/IngestCluster.LabBench -- demand-rate [flows=10000]
@@ -49,6 +51,12 @@ bool noPrepare = args.Contains("--no-prepare");
 // --distance=D: the relay and the DORMS server answer each request D late, as servers a round trip of D away would
 // (this kernel has no netem): the AMT handshake then takes two D, the metadata fetch two D (host-meta, CBACC).
 var distance = args.FirstOrDefault(a => a.StartsWith("--distance=", StringComparison.Ordinal)) is { } d ? d["--distance=".Length..] : null;
+if (args.FirstOrDefault(a => a.StartsWith("--node=", StringComparison.Ordinal)) is { } nodeOption)
+{
+    string path = Path.GetFullPath(nodeOption["--node=".Length..]);
+    Environment.SetEnvironmentVariable("INGEST_LAB_NODE", Directory.Exists(path) ? Path.Combine(path, "IngestCluster.Node.dll") : path);
+}
+Console.WriteLine($"node program: {IngestCluster.Lab.Topology.IngestTopology.NodeProgram}");
 int joins = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) is { } count ? int.Parse(count, CultureInfo.InvariantCulture) : 20;
 const string group = "232.1.1.1";
 
