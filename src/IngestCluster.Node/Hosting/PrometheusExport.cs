@@ -17,8 +17,8 @@ namespace IngestCluster.Node.Hosting;
 /// </remarks>
 public sealed class PrometheusExport : IDisposable
 {
-    /// <summary>Buckets of the join-to-first-packet histogram, in seconds: 5 ms to about 41 s.</summary>
-    public static readonly double[] JoinToFirstPacketBuckets = Prometheus.Histogram.ExponentialBuckets(0.005, 2, 14);
+    /// <summary>Buckets of the join-to-first-packet histogram, in seconds: 5 ms to 30 s.</summary>
+    public static readonly double[] JoinToFirstPacketBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
     private readonly MeterListener _listener = new();
     private readonly Meter _meter;
