@@ -81,6 +81,10 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
         Assert.Equal("gauge", text.Type("ingest_cluster_members"));
         Assert.Equal("gauge", text.Type("ingest_tunnels"));
         Assert.Equal("histogram", text.Type("ingest_join_to_first_packet_seconds"));
+        Assert.Equal("counter", text.Type("ingest_flow_series_capped_total"));
+        Assert.Equal(0, text.Value("ingest_flow_series_capped_total"));
+        Assert.Equal("gauge", text.Type("ingest_cluster_unreachable_members"));
+        Assert.Equal(0, text.Value("ingest_cluster_unreachable_members"));
         Assert.DoesNotContain(text.Samples, s => s.Name.EndsWith("_total_total", StringComparison.Ordinal));
 
         string flow = $"source=\"{Source}\",group=\"{Ended}\"";
