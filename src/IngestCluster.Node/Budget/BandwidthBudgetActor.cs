@@ -79,6 +79,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private readonly MetricCounter _blocked;
     private readonly MetricCounter _persistFailures;
     private readonly MetricCounter _recoveryFailures;
+    private readonly NodeMetrics _metrics;
     private readonly Dictionary<IPAddress, int> _releasedSources = [];
     /// <summary>Which node each origin is on (from the sender's address), so a node's demand goes when it does.</summary>
     private readonly Dictionary<string, Address> _originNodes = [];
@@ -105,6 +106,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         _settings = settings;
         _clock = clock;
         _metadataProps = metadataProps;
+        _metrics = metrics;
         _admitted = metrics.Counter("ingest_budget_flows_admitted_total", help: "Flows the budget admitted.");
         _released = metrics.Counter("ingest_budget_flows_released_total", help: "Flows the budget released.");
         _blocked = metrics.Counter("ingest_budget_flows_blocked_total", help: "Times the budget held a flow down (blocked, or dropped for the limit).");
@@ -194,6 +196,9 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     protected override void PostStop()
     {
         Cluster.Get(Context.System).Unsubscribe(Self);
+        // The singleton leaves this node (or restarts): the budget's gauges are the next incarnation's to publish.
+        _metrics.RemoveGauge(UsedGauge);
+        _metrics.RemoveGauge(LimitGauge);
         base.PostStop();
     }
 
@@ -247,6 +252,32 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         NodeLog.BudgetRecovered(_logger, _state.Admitted.Count, _state.Blocked.Count, Limit?.ToString() ?? "none");
         Timers.StartPeriodicTimer("reconcile", BudgetProtocol.ReconcileTick.Instance, _settings.ReconcileInterval);
         Self.Tell(BudgetProtocol.ReconcileTick.Instance);
+        _metrics.FailoverEvent("budget_recovered");
+        PublishGauges();
+    }
+
+    private const string UsedGauge = "ingest_budget_used_bits_per_second";
+    private const string LimitGauge = "ingest_budget_limit_bits_per_second";
+
+    /// <summary>The budget as gauges, on the node that hosts the singleton: what the admitted flows use (as /budget
+    /// reports it) and the limit in force (absent when there is none). Set after each decision, not per scrape: a
+    /// scrape must not ask the actor.</summary>
+    private void PublishGauges()
+    {
+        long used = 0;
+        foreach (var (flow, admitted) in _state.Admitted)
+        {
+            used += (_metadata.TryGetValue(flow, out var entry) && entry.Metadata is { } metadata ? metadata.Bitrate : admitted.Bitrate).BitsPerSecond;
+        }
+        _metrics.SetGauge(UsedGauge, "", used, "Bits per second the budget's admitted flows use (the singleton's node only).");
+        if (Limit is { } limit)
+        {
+            _metrics.SetGauge(LimitGauge, "", limit.BitsPerSecond, "The budget's limit in force, bits per second (the singleton's node only; absent for no limit).");
+        }
+        else
+        {
+            _metrics.RemoveGauge(LimitGauge);
+        }
     }
 
     private void OnDemandChanged(DemandProtocol.DemandChanged changed)
@@ -274,6 +305,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private void OnReconcileTick()
     {
         _state = _state.WithoutSilentOrigins(Now - _settings.OriginTimeout);
+        PublishGauges();
         RefreshMetadata();
         Decide([]);
         foreach (var (source, groups) in _state.DesiredGroupsBySource())
@@ -307,6 +339,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             MaybeSnapshot(1);
             RefreshMetadata();
             Decide([]);
+            PublishGauges();
             // Behind the decision's events: the report shows the flows the new limit admitted or dropped.
             DeferAsync(e, _ => replyTo.Tell(Report()));
         });
@@ -454,6 +487,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
                 }
                 PushSources(touchedSources);
                 MaybeSnapshot(events.Count);
+                PublishGauges();
             }
         });
     }

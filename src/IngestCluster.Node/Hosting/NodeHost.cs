@@ -73,7 +73,8 @@ public static class NodeHost
                 throw new NodeStartException($"Logging:Format: '{format}' is not a log format; use simple or json");
         }
 
-        var metrics = new NodeMetrics();
+        var metrics = new NodeMetrics(settings.Admin.MetricsFlowLimit);
+        var export = new PrometheusExport(metrics);
         var clock = TimeProvider.System;
         INativeEgress? egress = null;
         if (settings.Egress.Interface is { } egressInterface)
@@ -98,6 +99,7 @@ public static class NodeHost
         builder.WebHost.UseUrls(settings.Admin.Url);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(export);
         builder.Services.AddSingleton(levels);
         builder.Services.AddSingleton(overrideStore);
         var pimListeners = new PimListeners();
@@ -125,12 +127,14 @@ public static class NodeHost
 
         var app = builder.Build();
         app.MapIngestAdmin(settings);
-        return new NodeApplication(app, settings, egress);
+        ClusterMetrics.Observe(metrics, app.Services);
+        return new NodeApplication(app, settings, egress, [export, metrics]);
     }
 }
 
 /// <summary>A built node: run it, or start and stop it (tests).</summary>
-public sealed class NodeApplication(WebApplication app, IngestSettings settings, INativeEgress? egress) : IAsyncDisposable
+public sealed class NodeApplication(WebApplication app, IngestSettings settings, INativeEgress? egress, IReadOnlyList<IDisposable>? owned = null)
+    : IAsyncDisposable
 {
     public WebApplication App { get; } = app;
 
@@ -161,6 +165,10 @@ public sealed class NodeApplication(WebApplication app, IngestSettings settings,
     {
         await App.DisposeAsync();
         egress?.Dispose();
+        foreach (var disposable in owned ?? [])
+        {
+            disposable.Dispose();
+        }
     }
 }
 

@@ -39,6 +39,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
     private readonly Random _random;
     private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(SourceActor));
     private readonly MetricCounter _tunnelsStarted, _relayFailures;
+    private readonly MetricTally _tunnelStates;
     private SourceState _state;
     private IActorRef? _tunnel;
     private readonly HashSet<IActorRef> _stopping = [];
@@ -52,6 +53,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         _state = SourceState.Initial(source);
         _tunnelsStarted = deps.Metrics.Counter("ingest_source_tunnels_started_total", "", "Tunnels started by source entities");
         _relayFailures = deps.Metrics.Counter("ingest_source_relay_failures_total", "", "Relays that failed and were held down");
+        _tunnelStates = TunnelStates(deps.Metrics);
 
         Receive<SourceProtocol.EnsureGroups>(m => Handle(new SourceInput.DesiredGroups(m.Groups)));
         Receive<SourceProtocol.Prepare>(_ => Handle(SourceInput.Prepare.Instance));
@@ -69,6 +71,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
             if (Sender.Equals(_tunnel))
             {
                 _relayFailures.Increment();
+                _deps.Metrics.FailoverEvent("relay");
                 Handle(new SourceInput.RelayFailed(m.Relay, m.Reason, m.HoldDown));
             }
         });
@@ -76,6 +79,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         {
             if (Sender.Equals(_tunnel))
             {
+                _tunnelStates.Set(TallyKey, m.State);
                 Handle(new SourceInput.TunnelReported(m.Relay, m.State, m.Detail));
             }
         });
@@ -92,7 +96,9 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
             {
                 // The child stopped without saying why: treat it as a failed relay.
                 _tunnel = null;
+                _tunnelStates.Remove(TallyKey);
                 _relayFailures.Increment();
+                _deps.Metrics.FailoverEvent("relay");
                 Handle(new SourceInput.RelayFailed(current.Relay, "tunnel actor stopped", TimeSpan.Zero));
             }
         });
@@ -108,12 +114,26 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary><c>ingest_tunnels{state}</c>: this node's tunnels by the state their gateway session last reported
+    /// (FRR-style names from <see cref="GatewayState"/>; <c>Starting</c> until the first report).</summary>
+    public static MetricTally TunnelStates(NodeMetrics metrics) =>
+        metrics.Tally("ingest_tunnels", "state", "AMT tunnels on this node, by gateway state.",
+            ["Starting", .. Enum.GetNames<GatewayState>()]);
+
+    private string TallyKey => _state.Source.ToString();
+
     protected override void PostStop()
     {
         if (!_state.Groups.IsEmpty)
         {
             // Stopped with groups (handed off to another node, or the node is leaving): this entity joins nothing more.
             NodeLog.SourceStopped(_logger, _state.Source.ToString(), string.Join(",", _state.Groups), _deps.Time.GetUtcNow());
+        }
+        // Passivated, handed off or stopped: this node carries none of the source's flows any more.
+        _tunnelStates.Remove(TallyKey);
+        foreach (var group in _state.Groups)
+        {
+            _deps.Metrics.EndFlow(_state.Source, group);
         }
         base.PostStop();
     }
@@ -136,6 +156,14 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         var before = _state;
         var (next, effects) = _state.Process(input, _deps.Time.GetUtcNow(), _deps.Settings, _random);
         _state = next;
+        foreach (var group in before.Groups)
+        {
+            if (!next.Groups.Contains(group))
+            {
+                // The flow ended here: its per-(S,G) series leave /metrics.
+                _deps.Metrics.EndFlow(next.Source, group);
+            }
+        }
         if (_passivatePending && !next.Groups.IsEmpty)
         {
             // Groups came back before the entity went away: stay.
@@ -176,6 +204,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
                 StopTunnel();
                 _tunnel = Context.ActorOf(_deps.TunnelProps(start.Target), $"tunnel-{++_tunnelNumber}");
                 Context.Watch(_tunnel);
+                _tunnelStates.Set(TallyKey, "Starting");
                 _tunnelsStarted.Increment();
                 break;
 
@@ -217,6 +246,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
     private void HandOff()
     {
         Timers.CancelAll();
+        _deps.Metrics.FailoverEvent("source_handoff");
         _deps.HandedOff?.Invoke(_state.Source);
         if (_tunnel is null)
         {
@@ -227,6 +257,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         _tunnel.Tell(new TunnelProtocol.Linger(_deps.Settings.HandOffLinger));
         _stopping.Add(_tunnel);
         _tunnel = null;
+        _tunnelStates.Remove(TallyKey);
         _passivatePending = false;
         Become(HandingOff);
         Timers.StartSingleTimer(PassivateTimer, PassivateDeadline.Instance, LeaveGrace);
@@ -271,6 +302,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         _tunnel.Tell(PoisonPill.Instance);
         _stopping.Add(_tunnel);
         _tunnel = null;
+        _tunnelStates.Remove(TallyKey);
     }
 
     private sealed record ResolveFinished(DriadOutcome Outcome, int Attempt) : Akka.Actor.INoSerializationVerificationNeeded;
