@@ -383,6 +383,15 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             _metadata.TryGetValue(flow, out var entry);
             if (MetadataNeeded && !_state.Admitted.ContainsKey(flow))
             {
+                if (entry is not null && entry.Expires <= now && !_state.Blocked.ContainsKey(flow))
+                {
+                    // A flow to admit is sized by metadata that is still valid: an expired entry (from an earlier
+                    // demand of the same flow) is fetched again, as a new flow's would be. A held-down flow keeps
+                    // its old entry meanwhile (it is not admitted while held, and it still holds back its
+                    // lower-priority siblings); it is refreshed below.
+                    _metadata.Remove(flow);
+                    entry = null;
+                }
                 if (entry is null && _settings.MetadataWait > TimeSpan.Zero)
                 {
                     // A new flow under a limit waits for its size, with the flows that came with it (so that they

@@ -125,6 +125,32 @@ public sealed class BandwidthBudgetActorTests : TestKit
     }
 
     [Fact]
+    public void A_flow_demanded_again_after_its_metadata_expired_waits_for_a_fresh_fetch_and_its_source_prepares_meanwhile()
+    {
+        var budget = Start(Limited);
+        Join(budget, A, population: 2);
+        var ask = _dorms.ExpectMsg<MetadataProtocol.GetFlowMetadata>(TimeSpan.FromSeconds(10));
+        _dorms.LastSender.Tell(new MetadataProtocol.FlowMetadataResult(ask.Flow, new MetadataResult.Found(
+            new CbaccMetadata(4_000_000, 1400, TimeSpan.FromSeconds(2), 256, CbaccNameSet.Current), _clock.GetUtcNow().AddSeconds(1))));
+        AwaitReport(budget, r => r.Admitted.Length == 1);
+        budget.Tell(new DemandProtocol.DemandChanged("n1/joinfile", A, Joined: false, 1));
+        AwaitReport(budget, r => r.Admitted.IsEmpty);
+        _sources.ReceiveWhile(TimeSpan.FromMilliseconds(300), m => m);
+
+        // Past the metadata's lifetime, the same flow again: it is not admitted on the expired size, but asked for
+        // again, and its source is told to prepare while the answer comes.
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        Join(budget, A, population: 2);
+        Assert.Equal(A, _dorms.ExpectMsg<MetadataProtocol.GetFlowMetadata>(TimeSpan.FromSeconds(10)).Flow);
+        Assert.Equal(S, _sources.FishForMessage<SourceProtocol.Prepare>(_ => true, TimeSpan.FromSeconds(10)).Source);
+        Assert.True(ReportOf(budget).Admitted.IsEmpty);
+        _dorms.LastSender.Tell(new MetadataProtocol.FlowMetadataResult(A, new MetadataResult.Found(
+            new CbaccMetadata(6_000_000, 1400, TimeSpan.FromSeconds(2), 256, CbaccNameSet.Current), _clock.GetUtcNow().AddHours(1))));
+        var report = AwaitReport(budget, r => r.Admitted.Length == 1);
+        Assert.Equal(6_000_000, report.Admitted[0].BitsPerSecond);
+    }
+
+    [Fact]
     public void Raising_the_limit_admits_the_held_flow_when_its_hold_down_ends_and_lowering_it_drops_the_lowest_ranked()
     {
         var budget = Start(Limited with { BlockedHoldDown = TimeSpan.FromSeconds(20) });
