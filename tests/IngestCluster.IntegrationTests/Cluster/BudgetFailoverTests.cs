@@ -91,7 +91,14 @@ public sealed partial class BudgetFailoverTests : IAsyncLifetime
             outages.Add((DateTime.UtcNow - killedAt).TotalSeconds);
 
             Start(holder);
-            await WaitUntil(() => Enumerable.Range(0, 3).All(n => UpMembers(n) == 3), TimeSpan.FromSeconds(120), $"three members after kill {kill + 1}");
+            try
+            {
+                await WaitUntil(() => Enumerable.Range(0, 3).All(n => UpMembers(n) == 3), TimeSpan.FromSeconds(120), $"three members after kill {kill + 1}");
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"{e.Message}; members as each node sees them: {MemberViews()}", e);
+            }
         }
 
         // Settled: the last demand, at most 8 of its flows, all admitted.
@@ -346,6 +353,13 @@ public sealed partial class BudgetFailoverTests : IAsyncLifetime
 
     private static List<string> Admitted(JsonElement? budget) =>
         budget is { } b ? [.. b.GetProperty("admitted").EnumerateArray().Select(a => $"({a.GetProperty("source").GetString()},{a.GetProperty("group").GetString()})")] : [];
+
+    /// <summary>What each node's /status says of the members, for a failure message: "node1: 10.0.0.1:4053 Up, ...".</summary>
+    private string MemberViews() => string.Join("; ", Enumerable.Range(0, 3).Select(n =>
+        _nodes[n] is not { HasExited: false } ? $"node{n}: not running"
+        : Get(n, "/status") is { } status ? $"node{n}: " + string.Join(", ", status.GetProperty("members").EnumerateArray()
+            .Select(m => $"{m.GetProperty("address").GetString()} {m.GetProperty("status").GetString()}"))
+        : $"node{n}: no /status"));
 
     private int UpMembers(int n) =>
         Get(n, "/status") is { } status ? status.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up") : -1;

@@ -145,6 +145,79 @@ public sealed class FailoverLab : IAsyncLifetime
         return [];
     }
 
+    /// <summary>Longer than the shard rebalance interval (10 s in cluster.conf): a host map unchanged for this long
+    /// has seen a rebalance round that moved nothing.</summary>
+    public static readonly TimeSpan SettledFor = TimeSpan.FromSeconds(12);
+
+    /// <summary>
+    /// Brings the lab to a settled cluster before a test acts on it. A node that is not running is started again (a
+    /// failed test may have left one down, and the next test would then fail for that alone); then every node must see
+    /// three members Up, and the node hosting each received flow must not change, for <see cref="SettledFor"/>. After a
+    /// restart the coordinator moves shards to the new member over several rebalance rounds; a test that picks the
+    /// host of a flow while its shard is moving kills a node the flow has already left, and finds no outage to measure.
+    /// </summary>
+    public async Task Settle()
+    {
+        for (int n = 1; n <= 3; n++)
+        {
+            if (Topology.Node(n).HasExited)
+            {
+                Note($"settle: node {n} was not running at the start of a test; started again");
+                _intendedExits++;
+                _nodeProcesses.Add(Topology.StartNode(n));
+            }
+        }
+        var steady = System.Diagnostics.Stopwatch.StartNew();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        string? last = null;
+        while (steady.Elapsed <= SettledFor)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"three members up and every flow on the same node for {SettledFor.TotalSeconds} s: not within 120 s (last hosts: {last})");
+            }
+            string? hosts = HostMap();
+            if (!Enumerable.Range(1, 3).All(n => !Topology.Node(n).HasExited && UpMembers(n) == 3) || hosts is null || hosts != last)
+            {
+                steady.Restart();
+            }
+            last = hosts;
+            await Task.Delay(500);
+        }
+    }
+
+    /// <summary>"flow=node" for every flow with a receiver, from one /status; null while any of them has no host.</summary>
+    private string? HostMap()
+    {
+        foreach (var n in LiveNodes())
+        {
+            using var status = Status(n);
+            if (status is null)
+            {
+                continue;
+            }
+            var hostOf = new Dictionary<string, string>();
+            foreach (var s in status.RootElement.GetProperty("sources").EnumerateArray())
+            {
+                if (s.GetProperty("state").GetString() == "Tunnelling")
+                {
+                    hostOf[s.GetProperty("source").GetString() ?? ""] = s.GetProperty("node").GetString() ?? "";
+                }
+            }
+            var parts = new List<string>();
+            foreach (int i in _receivers.Keys.Order())
+            {
+                if (!hostOf.TryGetValue(ClusterTopology.Source(i), out var node))
+                {
+                    return null;
+                }
+                parts.Add($"{i}={node}");
+            }
+            return string.Join(' ', parts);
+        }
+        return null;
+    }
+
     public async Task WaitForThreeMembers(TimeSpan timeout) =>
         await WaitUntil(() => Enumerable.Range(1, 3).All(n => !Topology.Node(n).HasExited && UpMembers(n) == 3), timeout, "three members up on every node");
 
