@@ -17,11 +17,20 @@ public sealed class FlowStats
     private readonly MetricCounter _bytes;
     private readonly MetricCounter _ttlExpired;
     private readonly MetricCounter _sendErrors;
+    private readonly NodeMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly long _joinedAt;
+    private int _firstForwarded;
 
-    public FlowStats(SourceGroup flow, NodeMetrics? metrics = null)
+    /// <summary>The counters of a flow a tunnel has just joined. The join-to-first-packet clock starts here: the
+    /// first <see cref="Forwarded"/> records the time since into <c>ingest_join_to_first_packet_seconds</c>.</summary>
+    public FlowStats(SourceGroup flow, NodeMetrics? metrics = null, TimeProvider? time = null)
     {
         Flow = flow;
         metrics ??= new NodeMetrics();
+        _metrics = metrics;
+        _time = time ?? TimeProvider.System;
+        _joinedAt = _time.GetTimestamp();
         string labels = $"source=\"{flow.Source}\",group=\"{flow.Group}\"";
         _packets = metrics.Counter("ingest_flow_packets_total", labels, "Packets forwarded onto the LAN, per (S,G).");
         _bytes = metrics.Counter("ingest_flow_bytes_total", labels, "Bytes (IP header included) forwarded onto the LAN, per (S,G).");
@@ -43,6 +52,19 @@ public sealed class FlowStats
     {
         _packets.Increment();
         _bytes.Add(bytes);
+        if (_firstForwarded == 0)
+        {
+            FirstForwarded();
+        }
+    }
+
+    /// <summary>Once per flow and tunnel (a plain read on the data path, an exchange only the first time).</summary>
+    private void FirstForwarded()
+    {
+        if (Interlocked.Exchange(ref _firstForwarded, 1) == 0)
+        {
+            _metrics.RecordJoinToFirstPacket(_time.GetElapsedTime(_joinedAt));
+        }
     }
 
     internal void TtlExpiredDrop() => _ttlExpired.Increment();

@@ -56,11 +56,14 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
         var metrics = _node.Services.GetRequiredService<NodeMetrics>();
 
         // The tunnels' per-(S,G) counters, taken as a tunnel takes them when it joins; and a label that needs escaping.
+        // Each flow's first packet is one join-to-first-packet observation, at most the time this took.
+        long joinedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         var kept = new FlowStats(new SourceGroup(Source, Kept), metrics);
         var ended = new FlowStats(new SourceGroup(Source, Ended), metrics);
         kept.Forwarded(1200);
         ended.Forwarded(1300);
         ended.Forwarded(1300);
+        double firstPacketsWithin = System.Diagnostics.Stopwatch.GetElapsedTime(joinedAt).TotalSeconds;
         metrics.Counter("ingest_test_labels_total", $"note=\"{PrometheusLabels.Escape("a \"quoted\" C:\\path\nsecond line")}\"", "A label value to escape.").Add(3);
         metrics.RecordJoinToFirstPacket(TimeSpan.FromMilliseconds(250));
 
@@ -98,11 +101,16 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
         Assert.Equal(0, text.Value("ingest_tunnels", "state=\"Established\""));
         Assert.Equal(0, text.Value("ingest_parse_errors_total", "protocol=\"amt\""));
         Assert.True(text.Value("ingest_failover_events_total", "kind=\"budget_recovered\"") >= 1);
-        Assert.Equal(1, text.Value("ingest_join_to_first_packet_seconds_count"));
-        Assert.Equal(0.25, text.Value("ingest_join_to_first_packet_seconds_sum"));
-        Assert.Equal(0, text.Value("ingest_join_to_first_packet_seconds_bucket", "le=\"0.1\""));
-        Assert.Equal(1, text.Value("ingest_join_to_first_packet_seconds_bucket", "le=\"0.25\""));
-        Assert.Equal(1, text.Value("ingest_join_to_first_packet_seconds_bucket", "le=\"+Inf\""));
+        // Two first packets (kept, ended) and the 250 ms recorded by hand.
+        Assert.Equal(3, text.Value("ingest_join_to_first_packet_seconds_count"));
+        double sum = text.Value("ingest_join_to_first_packet_seconds_sum");
+        Assert.InRange(sum, 0.25, 0.25 + 2 * firstPacketsWithin + 1e-9);
+        Assert.Equal(3, text.Value("ingest_join_to_first_packet_seconds_bucket", "le=\"+Inf\""));
+        // The buckets are cumulative: the hand-made 250 ms is in le=0.25, not le=0.1; the first packets are in both
+        // as long as they came within 0.1 s of their joins.
+        double quick = firstPacketsWithin <= 0.1 ? 2 : text.Value("ingest_join_to_first_packet_seconds_bucket", "le=\"0.1\"");
+        Assert.Equal(quick, text.Value("ingest_join_to_first_packet_seconds_bucket", "le=\"0.1\""));
+        Assert.Equal(quick + 1, text.Value("ingest_join_to_first_packet_seconds_bucket", "le=\"0.25\""));
 
         // The escaping, as the text format has it (backslash, quote, line feed), and read back by an independent parser.
         Assert.Contains("ingest_test_labels_total{note=\"a \\\"quoted\\\" C:\\\\path\\nsecond line\"} 3\n", text.Raw, StringComparison.Ordinal);
