@@ -22,7 +22,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
     private readonly INativeEgress? _egress;
     private readonly NodeMetrics _metrics;
     private readonly TimeProvider _clock;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(AmtTunnelActor));
     private readonly AmtGatewaySession _session;
     private readonly MetricCounter _sendErrors;
     private Socket? _socket;
@@ -73,7 +73,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
             }
         }, _metrics, _batch);
         _loop.Start();
-        _log.Info("tunnel.open: relay {0} for source {1} from local port {2} ({3})", _target.Relay, _target.Source,
+        NodeLog.TunnelOpen(_logger, _target.Relay, _target.Source,
             ((IPEndPoint)_socket.LocalEndPoint!).Port, _loop.Batched ? $"batches of {_batch}" : "one datagram per call");
         Execute(_session.Start(_groups));
     }
@@ -82,13 +82,13 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
     {
         if (_detached)
         {
-            _log.Info("tunnel.detached: relay {0} for source {1} lingers, still forwarding", _target.Relay, _target.Source);
+            NodeLog.TunnelDetached(_logger, _target.Relay, _target.Source);
             return;
         }
         Execute(_session.Stop());
         _loop?.Stop();
         _socket?.Dispose();
-        _log.Info("tunnel.closed: relay {0} for source {1}", _target.Relay, _target.Source);
+        NodeLog.TunnelClosed(_logger, _target.Relay, _target.Source);
     }
 
     private void OnSetGroups(TunnelProtocol.SetGroups message)
@@ -118,8 +118,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
         }
         _detached = true;
         Timers.CancelAll();
-        var log = _log;
-        _lingering.Hold(_socket, _loop, _session, _target.Relay, linger.Duration, line => log.Info(line));
+        _lingering.Hold(_socket, _loop, _session, _target.Relay, linger.Duration, _logger);
         Context.Stop(Self);
     }
 
@@ -143,7 +142,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
                     catch (SocketException e)
                     {
                         _sendErrors.Increment();
-                        _log.Warning("tunnel.send_failed: {0} to {1}: {2}", send.Type, _target.Relay, e.SocketErrorCode);
+                        NodeLog.TunnelSendFailed(_logger, send.Type.ToString(), _target.Relay, e.SocketErrorCode);
                     }
                     break;
                 case ArmTimer arm:
@@ -153,11 +152,11 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
                     Timers.Cancel(cancel.Timer);
                     break;
                 case GatewayStateChanged changed:
-                    _log.Info("tunnel.state: relay {0} source {1}: {2} -> {3} ({4})", _target.Relay, _target.Source, changed.From, changed.To, changed.Reason);
+                    NodeLog.TunnelState(_logger, _target.Relay, _target.Source, changed.From.ToString(), changed.To.ToString(), changed.Reason);
                     Context.Parent.Tell(new TunnelProtocol.TunnelStateChanged(_target.Relay, changed.To.ToString(), changed.Reason));
                     break;
                 case GatewayGaveUp gaveUp:
-                    _log.Warning("tunnel.gave_up: relay {0} source {1}: {2}; hold-down {3}", _target.Relay, _target.Source, gaveUp.Reason, gaveUp.HoldDown);
+                    NodeLog.TunnelGaveUp(_logger, _target.Relay, _target.Source, gaveUp.Reason, gaveUp.HoldDown);
                     Context.Parent.Tell(new TunnelProtocol.TunnelFailed(_target.Relay, gaveUp.Reason, gaveUp.HoldDown));
                     Context.Stop(Self);
                     break;

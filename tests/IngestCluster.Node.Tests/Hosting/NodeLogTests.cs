@@ -89,4 +89,58 @@ public sealed class NodeLogTests
         Assert.Contains("Logging:Format", e.Message, StringComparison.Ordinal);
         Assert.Contains("simple or json", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Every_event_has_a_unique_id_and_name_and_its_message_starts_with_the_name()
+    {
+        var events = typeof(NodeLog).GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Select(m => (Method: m.Name, Attribute: m.GetCustomAttributes(typeof(LoggerMessageAttribute), false).Cast<LoggerMessageAttribute>().SingleOrDefault()))
+            .Where(e => e.Attribute is not null)
+            .Select(e => (e.Method, Attribute: e.Attribute!))
+            .ToList();
+
+        Assert.True(events.Count >= 50, $"only {events.Count} events");
+        Assert.All(events, e =>
+        {
+            Assert.False(string.IsNullOrEmpty(e.Attribute.EventName), $"{e.Method} has no event name");
+            Assert.Matches("^(budget|source|pim|tunnel|demand|journal|facts|singleton|cluster_address)\\.[a-z_]+$", e.Attribute.EventName!);
+            Assert.StartsWith(e.Attribute.EventName + ": ", e.Attribute.Message, StringComparison.Ordinal);
+        });
+        Assert.Equal(events.Count, events.Select(e => e.Attribute.EventId).Distinct().Count());
+        Assert.Equal(events.Count, events.Select(e => e.Attribute.EventName).Distinct().Count());
+        foreach (string name in new[] { "pim.joined", "pim.left", "pim.neighbor_up", "tunnel.open", "tunnel.state", "tunnel.gave_up", "budget.blocked" })
+        {
+            Assert.Contains(events, e => e.Attribute.EventName == name);
+        }
+    }
+
+    [Fact]
+    public void Pim_and_tunnel_events_read_as_the_lines_the_labs_look_for()
+    {
+        using var capture = new Capture();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(capture));
+        var logger = factory.CreateLogger("pim");
+        var flow = new SourceGroup(IPAddress.Parse("198.51.100.12"), IPAddress.Parse("232.1.1.1"));
+        var relay = new IPEndPoint(IPAddress.Parse("192.0.2.9"), 2268);
+
+        NodeLog.PimJoined(logger, flow, "d0");
+        NodeLog.PimLeft(logger, flow, "d0");
+        NodeLog.PimStarted(logger, "eth1", 7, 2471848958, "10.146.0.10, 10.146.0.11");
+        NodeLog.TunnelOpen(logger, relay, flow.Source, 45958, "batches of 64");
+        NodeLog.TunnelState(logger, relay, flow.Source, "Requesting", "Established", "membership query");
+        NodeLog.TunnelGaveUp(logger, relay, flow.Source, "no advertisement", TimeSpan.FromMinutes(3));
+        NodeLog.PimMalformed(logger, flow.Source, "d0", "truncated"); // Debug: below this capture's level
+
+        Assert.Equal(
+        [
+            "pim.joined: (198.51.100.12,232.1.1.1) on d0",
+            "pim.left: (198.51.100.12,232.1.1.1) on d0",
+            "pim.started: eth1 (index 7), GenID 2471848958, accepting Joins to 10.146.0.10, 10.146.0.11",
+            "tunnel.open: relay 192.0.2.9:2268 for source 198.51.100.12 from local port 45958 (batches of 64)",
+            "tunnel.state: relay 192.0.2.9:2268 source 198.51.100.12: Requesting -> Established (membership query)",
+            "tunnel.gave_up: relay 192.0.2.9:2268 source 198.51.100.12: no advertisement; hold-down 00:03:00",
+        ], capture.Lines.Select(l => l.Message));
+        Assert.Equal(LogLevel.Warning, capture.Lines[^1].Level);
+        Assert.Contains(capture.Lines[3].State, kv => kv.Key == "Port" && kv.Value is 45958);
+    }
 }
