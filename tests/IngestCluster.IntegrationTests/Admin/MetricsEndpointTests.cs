@@ -3,7 +3,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using IngestCluster.Admin.Contracts;
-using IngestCluster.IntegrationTests.Cluster;
 using IngestCluster.Node.Hosting;
 using IngestCluster.Node.Tunnels;
 using IngestCluster.Protocols;
@@ -23,21 +22,11 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
     private static readonly IPAddress Ended = IPAddress.Parse("232.1.1.2");
 
     private readonly string _directory = Directory.CreateTempSubdirectory("icop-metrics-").FullName;
-    private string Joinfile => Path.Combine(_directory, "joinfile.csv");
+    private string Joinfile => AdminNode.JoinfileIn(_directory);
     private AdminNode? _node;
 
-    public async Task InitializeAsync()
-    {
-        await File.WriteAllTextAsync(Joinfile, $"{Source},{Kept}\n{Source},{Ended}\n");
-        _node = await AdminNode.Start(_directory, [], InProcessNode.FreePort(), InProcessNode.FreePort(), new Dictionary<string, string?>
-        {
-            ["Demand:Joinfile"] = Joinfile,
-            ["Budget:Limit"] = "10Mbps",
-            ["Budget:DefaultBitrate"] = "4Mbps",
-            ["Budget:Metadata:Enabled"] = "false",
-            ["Budget:MetadataWait"] = "0s",
-        });
-    }
+    public async Task InitializeAsync() =>
+        _node = await AdminNode.StartBudgeted(_directory, $"{Source},{Kept}\n{Source},{Ended}\n");
 
     public async Task DisposeAsync()
     {
