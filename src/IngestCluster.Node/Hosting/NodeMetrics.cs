@@ -180,6 +180,14 @@ public sealed class NodeMetrics : IDisposable
     }
 
     /// <summary>The current value, or 0 for a counter nobody has touched.</summary>
+    /// <summary>A flow's packets and bytes forwarded and packets dropped (TTL expired, send errors) on this node.</summary>
+    public (long Packets, long Bytes, long Drops) FlowTotals(IngestCluster.Protocols.SourceGroup flow)
+    {
+        string labels = $"source=\"{flow.Source}\",group=\"{flow.Group}\"";
+        return (Value("ingest_flow_packets_total", labels), Value("ingest_flow_bytes_total", labels),
+            Value("ingest_flow_dropped_total", labels + ",reason=\"ttl_expired\"") + Value("ingest_flow_dropped_total", labels + ",reason=\"send_error\""));
+    }
+
     public long Value(string name, string labels = "") =>
         _counters.TryGetValue(name, out var family) && family.TryGetValue(labels, out var counter) ? counter.Value : 0;
 

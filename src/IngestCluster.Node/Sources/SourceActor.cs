@@ -63,6 +63,11 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
             Node = Context.System is ExtendedActorSystem { Provider: Akka.Cluster.ClusterActorRefProvider }
                 ? Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString()
                 : "",
+            Counters = [.. _state.Groups.Select(g =>
+            {
+                var (packets, bytes, drops) = _deps.Metrics.FlowTotals(new IngestCluster.Protocols.SourceGroup(_state.Source, g));
+                return new SourceProtocol.GroupCounters(g.ToString(), packets, bytes, drops);
+            })],
         }));
         Receive<ResolveFinished>(m => Handle(new SourceInput.Resolved(m.Outcome, m.Attempt)));
         Receive<RetryDue>(m => Handle(new SourceInput.RetryDue(m.Attempt)));

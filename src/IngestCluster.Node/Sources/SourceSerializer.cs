@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using IngestCluster.Node.Hosting;
 using IngestCluster.Node.Hosting.Wire;
@@ -23,15 +24,35 @@ public sealed class SourceSerializer(ExtendedActorSystem system, NodeMetrics? me
         WireType.Of<SourceProtocol.GetSourceStatus>("gs",
             (w, m) => w.Address(m.Source),
             (ref WireReader r) => new SourceProtocol.GetSourceStatus(r.Address())),
-        WireType.Of<SourceProtocol.SourceStatus>("ss",
-            (w, m) => w.String(m.Source).String(m.State).Bool(m.Relay is not null).String(m.Relay ?? "").String(m.Detail)
-                .List(m.Groups, (w, g) => w.String(g)).List(m.HeldDownRelays, (w, h) => w.String(h)).String(m.Node),
+        // "ss" (before the counters) is still read, from members not yet upgraded; it is never written again.
+        WireType.Legacy<SourceProtocol.SourceStatus>("ss",
             (ref WireReader r) =>
             {
                 string source = r.String(), state = r.String();
                 bool hasRelay = r.Bool();
                 string relay = r.String();
-                return new SourceProtocol.SourceStatus(source, state, hasRelay ? relay : null, r.String(), r.Strings(), r.Strings(), r.String());
+                return new SourceProtocol.SourceStatus(source, state, hasRelay ? relay : null, r.String(), r.Strings(), r.Strings(), r.String(), []);
+            }),
+        WireType.Of<SourceProtocol.SourceStatus>("s2",
+            (w, m) => w.String(m.Source).String(m.State).Bool(m.Relay is not null).String(m.Relay ?? "").String(m.Detail)
+                .List(m.Groups, (w, g) => w.String(g)).List(m.HeldDownRelays, (w, h) => w.String(h)).String(m.Node)
+                .List(m.Counters.IsDefault ? [] : m.Counters, (w, c) => w.String(c.Group).Int(c.Packets).Int(c.Bytes).Int(c.Drops)),
+            (ref WireReader r) =>
+            {
+                string source = r.String(), state = r.String();
+                bool hasRelay = r.Bool();
+                string relay = r.String();
+                string detail = r.String();
+                var groups = r.Strings();
+                var heldDown = r.Strings();
+                string node = r.String();
+                int count = r.Count();
+                var counters = ImmutableArray.CreateBuilder<SourceProtocol.GroupCounters>(count);
+                for (int i = 0; i < count; i++)
+                {
+                    counters.Add(new SourceProtocol.GroupCounters(r.String(), r.Int(), r.Int(), r.Int()));
+                }
+                return new SourceProtocol.SourceStatus(source, state, hasRelay ? relay : null, detail, groups, heldDown, node, counters.MoveToImmutable());
             }),
     ];
 }

@@ -110,6 +110,24 @@ public sealed class FailoverLab : IAsyncLifetime
         return null;
     }
 
+    /// <summary>Packets of each flow as node n's <c>/api/flows</c> gives them ("source,group" to packets; null where it
+    /// shows no counter), and the node it says hosts the flow.</summary>
+    public Dictionary<string, (long? Packets, string? Node)> FlowCounters(int n)
+    {
+        var result = new Dictionary<string, (long?, string?)>(StringComparer.Ordinal);
+        if (Topology.NodeApi(n, "/api/flows") is not { } text)
+        {
+            return result;
+        }
+        using var flows = JsonDocument.Parse(text);
+        foreach (var f in flows.RootElement.GetProperty("flows").EnumerateArray())
+        {
+            long? packets = f.GetProperty("packets").ValueKind == JsonValueKind.Number ? f.GetProperty("packets").GetInt64() : null;
+            result[$"{f.GetProperty("source").GetString()},{f.GetProperty("group").GetString()}"] = (packets, f.GetProperty("node").GetString());
+        }
+        return result;
+    }
+
     /// <summary>The node whose /status says it holds the thing: "budget" or the cluster address.</summary>
     public int? Holder(string what)
     {

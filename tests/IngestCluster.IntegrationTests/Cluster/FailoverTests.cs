@@ -75,6 +75,18 @@ public sealed class FailoverTests(FailoverLab lab, ITestOutputHelper output) : I
     public async Task Killing_the_holder_of_the_routers_neighbour_address_keeps_the_flows_past_the_neighbour_holdtime()
     {
         await lab.Settle();
+        // First, on a settled cluster: every node's flows resource has every flow's packets, also of the flows that
+        // other nodes host (their source entities report their node's counters), and they grow.
+        var before = lab.FlowCounters(1);
+        await FailoverLab.WaitUntil(() => Enumerable.Range(1, 3).All(n =>
+        {
+            var flows = lab.FlowCounters(n);
+            return flows.Count >= FailoverLab.InitialFlows && flows.All(kv =>
+                kv.Value.Packets is > 0 && before.TryGetValue(kv.Key, out var b) && kv.Value.Packets > b.Packets);
+        }), TimeSpan.FromSeconds(15), "every node's /api/flows counting every flow, wherever it is hosted");
+        var hosts = lab.FlowCounters(1).Values.Select(v => v.Node).Distinct().Count();
+        Report($"flows resource: every node shows packets for all {lab.FlowCounters(1).Count} flows, hosted on {hosts} node(s)");
+
         int? holder = null;
         await FailoverLab.WaitUntil(() => (holder = lab.Holder(ClusterTopology.ClusterAddress)) is not null, TimeSpan.FromSeconds(30), "a holder");
         long killedAt = FailoverLab.NowUnixMs();

@@ -247,6 +247,20 @@ public class SourceActorTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void The_status_carries_this_node_s_counters_of_each_group()
+    {
+        var (source, _) = Tunnelling((10, R1));
+        string labels = $"source=\"{S}\",group=\"{G1}\"";
+        _metrics.Counter("ingest_flow_packets_total", labels).Add(7);
+        _metrics.Counter("ingest_flow_bytes_total", labels).Add(9212);
+        _metrics.Counter("ingest_flow_dropped_total", labels + ",reason=\"ttl_expired\"").Add(2);
+        _metrics.Counter("ingest_flow_dropped_total", labels + ",reason=\"send_error\"").Add(1);
+
+        var counters = Assert.Single(Status(source).Counters);
+        Assert.Equal(new SourceProtocol.GroupCounters(G1.ToString(), 7, 9212, 3), counters);
+    }
+
+    [Fact]
     public void A_failure_from_a_tunnel_that_is_no_longer_current_is_ignored()
     {
         var (source, tunnel) = Tunnelling((10, R1), (20, R2));
