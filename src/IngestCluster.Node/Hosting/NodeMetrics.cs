@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
+using IngestCluster.Protocols;
 
 namespace IngestCluster.Node.Hosting;
 
@@ -100,6 +101,14 @@ public sealed class NodeMetrics : IDisposable
     public const string FlowSeriesCappedName = "ingest_flow_series_capped_total";
     public const string FailoverEventsName = "ingest_failover_events_total";
 
+    /// <summary>The per-(S,G) counters' names and labels, shared by the tunnels' <c>FlowStats</c> that count them and
+    /// <see cref="FlowTotals"/> that reads them back.</summary>
+    internal const string FlowPacketsName = "ingest_flow_packets_total";
+    internal const string FlowBytesName = "ingest_flow_bytes_total";
+    internal const string FlowDroppedName = "ingest_flow_dropped_total";
+    internal const string TtlExpiredLabel = ",reason=\"ttl_expired\"";
+    internal const string SendErrorLabel = ",reason=\"send_error\"";
+
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, MetricCounter>> _counters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, MetricGauge>> _gauges = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, MetricTally> _tallies = new(StringComparer.Ordinal);
@@ -181,12 +190,14 @@ public sealed class NodeMetrics : IDisposable
 
     /// <summary>The current value, or 0 for a counter nobody has touched.</summary>
     /// <summary>A flow's packets and bytes forwarded and packets dropped (TTL expired, send errors) on this node.</summary>
-    public (long Packets, long Bytes, long Drops) FlowTotals(IngestCluster.Protocols.SourceGroup flow)
+    public (long Packets, long Bytes, long Drops) FlowTotals(SourceGroup flow)
     {
-        string labels = $"source=\"{flow.Source}\",group=\"{flow.Group}\"";
-        return (Value("ingest_flow_packets_total", labels), Value("ingest_flow_bytes_total", labels),
-            Value("ingest_flow_dropped_total", labels + ",reason=\"ttl_expired\"") + Value("ingest_flow_dropped_total", labels + ",reason=\"send_error\""));
+        string labels = FlowLabels(flow);
+        return (Value(FlowPacketsName, labels), Value(FlowBytesName, labels),
+            Value(FlowDroppedName, labels + TtlExpiredLabel) + Value(FlowDroppedName, labels + SendErrorLabel));
     }
+
+    internal static string FlowLabels(SourceGroup flow) => $"source=\"{flow.Source}\",group=\"{flow.Group}\"";
 
     public long Value(string name, string labels = "") =>
         _counters.TryGetValue(name, out var family) && family.TryGetValue(labels, out var counter) ? counter.Value : 0;

@@ -4,6 +4,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using IngestCluster.Node.Hosting;
 using IngestCluster.Node.Tunnels;
+using IngestCluster.Protocols;
 
 namespace IngestCluster.Node.Sources;
 
@@ -65,7 +66,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
                 : "",
             Counters = [.. _state.Groups.Select(g =>
             {
-                var (packets, bytes, drops) = _deps.Metrics.FlowTotals(new IngestCluster.Protocols.SourceGroup(_state.Source, g));
+                var (packets, bytes, drops) = _deps.Metrics.FlowTotals(new SourceGroup(_state.Source, g));
                 return new SourceProtocol.GroupCounters(g.ToString(), packets, bytes, drops);
             })],
         }));

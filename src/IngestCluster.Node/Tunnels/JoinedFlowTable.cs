@@ -31,11 +31,11 @@ public sealed class FlowStats
         _metrics = metrics;
         _time = time ?? TimeProvider.System;
         _joinedAt = _time.GetTimestamp();
-        string labels = $"source=\"{flow.Source}\",group=\"{flow.Group}\"";
-        _packets = metrics.Counter("ingest_flow_packets_total", labels, "Packets forwarded onto the LAN, per (S,G).");
-        _bytes = metrics.Counter("ingest_flow_bytes_total", labels, "Bytes (IP header included) forwarded onto the LAN, per (S,G).");
-        _ttlExpired = metrics.Counter("ingest_flow_dropped_total", labels + ",reason=\"ttl_expired\"", "Packets of a joined (S,G) dropped, by reason.");
-        _sendErrors = metrics.Counter("ingest_flow_dropped_total", labels + ",reason=\"send_error\"", "Packets of a joined (S,G) dropped, by reason.");
+        string labels = NodeMetrics.FlowLabels(flow);
+        _packets = metrics.Counter(NodeMetrics.FlowPacketsName, labels, "Packets forwarded onto the LAN, per (S,G).");
+        _bytes = metrics.Counter(NodeMetrics.FlowBytesName, labels, "Bytes (IP header included) forwarded onto the LAN, per (S,G).");
+        _ttlExpired = metrics.Counter(NodeMetrics.FlowDroppedName, labels + NodeMetrics.TtlExpiredLabel, "Packets of a joined (S,G) dropped, by reason.");
+        _sendErrors = metrics.Counter(NodeMetrics.FlowDroppedName, labels + NodeMetrics.SendErrorLabel, "Packets of a joined (S,G) dropped, by reason.");
     }
 
     public SourceGroup Flow { get; }

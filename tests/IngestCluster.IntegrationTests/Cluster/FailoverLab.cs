@@ -84,6 +84,24 @@ public sealed class FailoverLab : IAsyncLifetime
     /// <summary>The node (1-3) hosting source i, from the first live node's /status.</summary>
     public int? HostOf(int i)
     {
+        if (TunnellingHosts()?.GetValueOrDefault(ClusterTopology.Source(i)) is not { } node)
+        {
+            return null;
+        }
+        for (int k = 1; k <= 3; k++)
+        {
+            if (node == ClusterTopology.NodeAddress(k))
+            {
+                return k;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Source address to the cluster address of the node its entity tunnels from, for every source in the
+    /// Tunnelling state, from the first live node that answers /status; null when none answers.</summary>
+    private Dictionary<string, string>? TunnellingHosts()
+    {
         foreach (var n in LiveNodes())
         {
             using var status = Status(n);
@@ -91,21 +109,15 @@ public sealed class FailoverLab : IAsyncLifetime
             {
                 continue;
             }
+            var hosts = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var s in status.RootElement.GetProperty("sources").EnumerateArray())
             {
-                if (s.GetProperty("source").GetString() == ClusterTopology.Source(i) && s.GetProperty("state").GetString() == "Tunnelling")
+                if (s.GetProperty("state").GetString() == "Tunnelling")
                 {
-                    string node = s.GetProperty("node").GetString() ?? "";
-                    for (int k = 1; k <= 3; k++)
-                    {
-                        if (node == ClusterTopology.NodeAddress(k))
-                        {
-                            return k;
-                        }
-                    }
+                    hosts[s.GetProperty("source").GetString() ?? ""] = s.GetProperty("node").GetString() ?? "";
                 }
             }
-            return null;
+            return hosts;
         }
         return null;
     }
@@ -207,33 +219,20 @@ public sealed class FailoverLab : IAsyncLifetime
     /// <summary>"flow=node" for every flow with a receiver, from one /status; null while any of them has no host.</summary>
     private string? HostMap()
     {
-        foreach (var n in LiveNodes())
+        if (TunnellingHosts() is not { } hostOf)
         {
-            using var status = Status(n);
-            if (status is null)
-            {
-                continue;
-            }
-            var hostOf = new Dictionary<string, string>();
-            foreach (var s in status.RootElement.GetProperty("sources").EnumerateArray())
-            {
-                if (s.GetProperty("state").GetString() == "Tunnelling")
-                {
-                    hostOf[s.GetProperty("source").GetString() ?? ""] = s.GetProperty("node").GetString() ?? "";
-                }
-            }
-            var parts = new List<string>();
-            foreach (int i in _receivers.Keys.Order())
-            {
-                if (!hostOf.TryGetValue(ClusterTopology.Source(i), out var node))
-                {
-                    return null;
-                }
-                parts.Add($"{i}={node}");
-            }
-            return string.Join(' ', parts);
+            return null;
         }
-        return null;
+        var parts = new List<string>();
+        foreach (int i in _receivers.Keys.Order())
+        {
+            if (!hostOf.TryGetValue(ClusterTopology.Source(i), out var node))
+            {
+                return null;
+            }
+            parts.Add($"{i}={node}");
+        }
+        return string.Join(' ', parts);
     }
 
     public async Task WaitForThreeMembers(TimeSpan timeout) =>

@@ -179,6 +179,7 @@ public sealed class WireContractTests : IDisposable
     [InlineData("dc", "01026f6104c633640c04e80101010100")]     // bytes left over
     [InlineData("dc", "01026f6105c633640c04e801010101")]       // an address of 5 bytes
     [InlineData("dc", "01026f6104c633640c04e801010102")]       // a boolean of 2
+    [InlineData("s2", "010d3139382e35312e3130302e31320654756e6e656c010d31302e302e302e313a3232363802757001093233322e312e312e3100026e3101093233322e312e312e31d00fc0d2a001")] // a counter missing
     [InlineData("ds", "0102ff6100")]                           // a string that is not UTF-8
     [InlineData("ds", "01026f61ffffffff0f")]                   // a count over the limit
     [InlineData("e.fr", "0104c633640c04e8010101f6a1a484ce6763")] // an unknown release reason
