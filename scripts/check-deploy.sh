@@ -5,8 +5,10 @@
 #   3. deploy/k8s/*.yaml: every document against the Kubernetes API schemas, strictly (unknown fields fail),
 #      with tools/k8s-validate (kubernetes-models and the TypeScript compiler, from npm; no cluster, no network
 #      once installed); the Multus attachment (a CRD) for a name and a CNI config that parses;
-#   4. deploy/lab/netns-lab.sh and scripts/compose-lab.sh: `bash -n`.
-# With COMPOSE_LAB=1 it then runs scripts/compose-lab.sh (the compose lab end to end on a local Docker engine).
+#   4. deploy/lab/netns-lab.sh, scripts/compose-lab.sh and scripts/systemd-lab.sh: `bash -n`.
+# With COMPOSE_LAB=1 it then runs scripts/compose-lab.sh (the compose lab end to end on a local Docker engine; about
+# 2 min with cached images, 10-16 min when it builds them), with SYSTEMD_LAB=1 scripts/systemd-lab.sh (the unit
+# under systemd-nspawn -b; about 1 min once its rootfs exists).
 # Ends with a line "deploy checks: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -62,13 +64,16 @@ if [ -f docker-compose.yml ]; then
   check "docker-compose.yml (docker-compose config)" compose_config
 fi
 check "kubernetes manifests (schemas, strict)" k8s_validate
-for script in deploy/lab/netns-lab.sh scripts/compose-lab.sh; do
+for script in deploy/lab/netns-lab.sh scripts/compose-lab.sh scripts/systemd-lab.sh; do
   if [ -f "$script" ]; then
     check "$script (bash -n)" bash -n "$script"
   fi
 done
 if [ "${COMPOSE_LAB:-0}" = "1" ]; then
   check "compose lab end to end (scripts/compose-lab.sh)" scripts/compose-lab.sh
+fi
+if [ "${SYSTEMD_LAB:-0}" = "1" ]; then
+  check "systemd unit under systemd-nspawn (scripts/systemd-lab.sh)" scripts/systemd-lab.sh
 fi
 
 echo "deploy checks: ${passed} passed, ${failed} failed"

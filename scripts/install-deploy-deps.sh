@@ -4,13 +4,17 @@
 #   systemd (systemd-analyze verify for the unit), docker-compose (1.29: `docker-compose config` validates the
 #   compose file without an engine), nodejs and npm (the Kubernetes manifest validator in tools/k8s-validate).
 # With COMPOSE_LAB=1 it also installs what scripts/compose-lab.sh needs: docker.io (the engine) and debootstrap
-# (a local base image; no image registry is reachable here).
+# (a local base image; no image registry is reachable here). With SYSTEMD_LAB=1: systemd-container (systemd-nspawn),
+# debootstrap, iproute2, curl and tcpdump for scripts/systemd-lab.sh.
 # Needs root for apt-get. Idempotent: it does nothing when all of them are there.
 set -euo pipefail
 
 packages=(systemd docker-compose nodejs npm)
 if [ "${COMPOSE_LAB:-0}" = "1" ]; then
   packages+=(docker.io debootstrap iproute2 curl jq)
+fi
+if [ "${SYSTEMD_LAB:-0}" = "1" ]; then
+  packages+=(systemd-container debootstrap iproute2 curl tcpdump)
 fi
 missing=()
 for p in "${packages[@]}"; do

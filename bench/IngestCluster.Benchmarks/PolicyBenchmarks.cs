@@ -51,6 +51,17 @@ public class PolicyBenchmarks
     }
 
     [Benchmark]
+    public long EnumerateAdmitted()
+    {
+        long sum = 0;
+        foreach (var (_, a) in _steady.Admitted)
+        {
+            sum += a.Offload;
+        }
+        return sum;
+    }
+
+    [Benchmark]
     public PolicyDecision Steady() => BandwidthPolicy.Evaluate(_steady);
 
     [Benchmark]

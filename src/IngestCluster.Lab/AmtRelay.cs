@@ -442,6 +442,19 @@ internal sealed class AmtRelay : IDisposable
     {
         var bytes = new byte[length];
         var written = write(bytes);
+        if (_settings.ReplyDelay > TimeSpan.Zero)
+        {
+            // A relay that far away (--reply-delay): the answer leaves later, off the control thread.
+            var copy = new SocketAddress(to.Family, to.Size);
+            to.Buffer.CopyTo(copy.Buffer);
+            _ = Task.Delay(_settings.ReplyDelay).ContinueWith(_ => Send(bytes, written, copy), TaskScheduler.Default);
+            return;
+        }
+        Send(bytes, written, to);
+    }
+
+    private void Send(byte[] bytes, int written, SocketAddress to)
+    {
         try
         {
             _control.SendTo(bytes.AsSpan(0, written), SocketFlags.None, to);
@@ -449,6 +462,10 @@ internal sealed class AmtRelay : IDisposable
         catch (SocketException)
         {
             Interlocked.Increment(ref _sendErrors);
+        }
+        catch (ObjectDisposedException)
+        {
+            // A delayed answer after the relay stopped.
         }
     }
 

@@ -15,18 +15,19 @@ internal sealed record DormsSettings(
     string? CaCertificate,
     string? CaKey,
     string? WriteCa,
-    TimeSpan? Duration);
+    TimeSpan? Duration,
+    TimeSpan ReplyDelay = default);
 
 /// <summary><c>dorms</c>: a lab DORMS server (see <see cref="DormsServer"/>) with a certificate from our own CA.</summary>
 internal static class DormsCommand
 {
     public const string Usage =
         "usage: IngestCluster.Lab dorms --listen ADDR:PORT [--name DNSNAME] (--flows SPEC | --metadata FILE) [--older-shape] " +
-        "[--restconf-root /restconf] [--host-meta both|json|xrd] [--max-age D] [--ca-cert PEM --ca-key PEM] [--write-ca PEM] [--duration D]\n" +
+        "[--restconf-root /restconf] [--host-meta both|json|xrd] [--max-age D] [--ca-cert PEM --ca-key PEM] [--write-ca PEM] [--duration D] [--reply-delay D]\n" +
         "    SPEC: S,G,KBPS[,older|garbage|500|redirect-loop|slow|endless...] separated by ';'";
 
     private static readonly HashSet<string> ValueOptions =
-        ["listen", "name", "flows", "metadata", "restconf-root", "host-meta", "max-age", "ca-cert", "ca-key", "write-ca", "duration"];
+        ["listen", "name", "flows", "metadata", "restconf-root", "host-meta", "max-age", "ca-cert", "ca-key", "write-ca", "duration", "reply-delay"];
 
     private static readonly HashSet<string> FlagOptions = ["older-shape"];
 
@@ -43,7 +44,7 @@ internal static class DormsCommand
         using var certificate = LabCertificates.IssueServer(authority, settings.Names, [settings.Listen.Address]);
         using var lifetime = new LabLifetime(settings.Duration);
         var server = await DormsServer.StartAsync(new DormsServerOptions(
-            settings.Listen, certificate, settings.Flows, settings.RestconfRoot, settings.HostMeta, settings.MaxAge)).ConfigureAwait(false);
+            settings.Listen, certificate, settings.Flows, settings.RestconfRoot, settings.HostMeta, settings.MaxAge, settings.ReplyDelay)).ConfigureAwait(false);
         await using (server.ConfigureAwait(false))
         {
             status.Write("started", json =>
@@ -117,7 +118,8 @@ internal static class DormsCommand
         {
             throw new UsageException("options --ca-cert and --ca-key go together");
         }
-        return new DormsSettings(listen, names, flows, root, hostMeta, options.Duration("max-age"), caCert, caKey, options.Text("write-ca"), options.Duration("duration"));
+        return new DormsSettings(listen, names, flows, root, hostMeta, options.Duration("max-age"), caCert, caKey, options.Text("write-ca"), options.Duration("duration"),
+            options.Duration("reply-delay") ?? TimeSpan.Zero);
     }
 
     /// <summary><c>S,G,KBPS[,option...]</c> separated by <c>;</c>; options: <c>older</c> and one misbehaviour.</summary>

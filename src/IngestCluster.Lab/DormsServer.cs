@@ -65,7 +65,8 @@ internal sealed record DormsServerOptions(
     IReadOnlyList<DormsFlow> Flows,
     string RestconfRoot = "/restconf",
     HostMetaForms HostMeta = HostMetaForms.Both,
-    TimeSpan? MaxAge = null);
+    TimeSpan? MaxAge = null,
+    TimeSpan ReplyDelay = default);
 
 /// <summary>
 /// A lab DORMS server (draft-ietf-mboned-dorms over RESTCONF, RFC 8040) on Kestrel, HTTPS only: host-meta in JRD
@@ -149,6 +150,11 @@ internal sealed class DormsServer : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         Interlocked.Increment(ref _requests);
+        if (_options.ReplyDelay > TimeSpan.Zero)
+        {
+            // A server that far away: every answer takes this long to come back (--reply-delay).
+            await Task.Delay(_options.ReplyDelay, context.RequestAborted).ConfigureAwait(false);
+        }
         var request = context.Request;
         var response = context.Response;
         string path = request.Path.Value ?? "/";

@@ -18,7 +18,8 @@ internal sealed record RelaySettings(
     bool LimitedCapacity,
     bool GatewayFields,
     TimeSpan? Duration,
-    TimeSpan StatusInterval)
+    TimeSpan StatusInterval,
+    TimeSpan ReplyDelay = default)
 {
     /// <summary>Max Resp Code of the general query by default: 100 = 10 s.</summary>
     public const byte DefaultMaxRespCode = 100;
@@ -29,10 +30,10 @@ internal static class RelayCommand
 {
     public const string Usage =
         "usage: IngestCluster.Lab relay --listen ADDR[:2268] --upstream-interface IF [--secret HEX] [--qqic 20] [--qrv 2] [--mrc 100] " +
-        "[--max-tunnels N] [--advertise ADDR] [--limited-capacity] [--gateway-fields] [--duration D] [--status-interval 1s]";
+        "[--max-tunnels N] [--advertise ADDR] [--limited-capacity] [--gateway-fields] [--duration D] [--status-interval 1s] [--reply-delay D]";
 
     private static readonly HashSet<string> ValueOptions =
-        ["listen", "upstream-interface", "secret", "qqic", "qrv", "mrc", "max-tunnels", "advertise", "duration", "status-interval"];
+        ["listen", "upstream-interface", "secret", "qqic", "qrv", "mrc", "max-tunnels", "advertise", "duration", "status-interval", "reply-delay"];
 
     private static readonly HashSet<string> FlagOptions = ["limited-capacity", "gateway-fields"];
 
@@ -93,7 +94,8 @@ internal static class RelayCommand
             options.Has("limited-capacity"),
             options.Has("gateway-fields"),
             options.Duration("duration"),
-            options.Duration("status-interval") ?? TimeSpan.FromSeconds(1));
+            options.Duration("status-interval") ?? TimeSpan.FromSeconds(1),
+            options.Duration("reply-delay") ?? TimeSpan.Zero);
     }
 
     public static string Hex(ulong mac) => mac.ToString("x12", CultureInfo.InvariantCulture);

@@ -161,6 +161,9 @@ public sealed class ClusterTopology : IAsyncDisposable
 
     public string? NodeMetrics(int node) => NodeGet(node, "/metrics");
 
+    /// <summary>Node n's admin API at <paramref name="path"/> (e.g. "/api/flows"), or null when it does not answer.</summary>
+    public string? NodeApi(int node, string path) => NodeGet(node, path);
+
     private string? NodeGet(int node, string path)
     {
         try

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Prometheus;
 
 namespace IngestCluster.Node.Admin;
 
@@ -38,7 +39,8 @@ public static class AdminEndpoints
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapHealthChecks(AdminRoutes.Alive, new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) });
         app.MapHealthChecks(AdminRoutes.Ready, new HealthCheckOptions { Predicate = r => r.Tags.Contains(ReadyTag) });
-        app.MapGet("/metrics", (NodeMetrics metrics) => Results.Text(metrics.ToPrometheusText(), "text/plain; version=0.0.4"));
+        // The Prometheus text format, written by prometheus-net from this node's meter (Hosting/PrometheusExport.cs).
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<PrometheusExport>().Registry);
         app.MapBudgetAdmin();
         app.MapCaptureAdmin();
         app.MapGet("/status", async (IServiceProvider services) =>

@@ -109,10 +109,9 @@ internal static class AdminQueries
             .Select(f =>
             {
                 statuses.TryGetValue(f.Source, out var status);
-                bool here = status?.Node == node;
-                var (packets, bytes, drops) = FlowCounters(metrics, f);
+                var counters = CountersOf(status, f, node, metrics);
                 return new FlowView(f.Source.ToString(), f.Group.ToString(), status?.State ?? "unknown", status?.Node,
-                    here ? packets : null, here ? bytes : null, here ? drops : null);
+                    counters?.Packets, counters?.Bytes, counters?.Drops);
             })
             .ToList();
         return new FlowsView(node, flows, null);
@@ -152,10 +151,10 @@ internal static class AdminQueries
             .OrderBy(s => s.Source, StringComparer.Ordinal)
             .Select(s =>
             {
-                bool here = s.Node == node;
-                var flows = admitted.Flows.Where(f => f.Source.ToString() == s.Source).Select(f => FlowCounters(metrics, f)).ToList();
+                var flows = admitted.Flows.Where(f => f.Source.ToString() == s.Source).Select(f => CountersOf(s, f, node, metrics)).ToList();
+                bool known = flows.All(c => c is not null);
                 return new TunnelView(s.Source, s.Relay, s.State, s.Node, s.Groups.Length,
-                    here ? flows.Sum(f => f.Packets) : null, here ? flows.Sum(f => f.Bytes) : null, here ? flows.Sum(f => f.Drops) : null);
+                    known ? flows.Sum(c => c!.Value.Packets) : null, known ? flows.Sum(c => c!.Value.Bytes) : null, known ? flows.Sum(c => c!.Value.Drops) : null);
             })
             .ToList();
         return new TunnelsView(tunnels, counters, null);
@@ -195,12 +194,27 @@ internal static class AdminQueries
         new(settings.Node.Name, store.ConsultBeforeDns,
             [.. store.Entries.Select(e => new RelayOverrideView(e.Prefix.ToString(), e.Relay, e.ResolvedTo?.ToString(), e.FromSettings))]);
 
-    private static (long Packets, long Bytes, long Drops) FlowCounters(NodeMetrics metrics, SourceGroup flow)
+    /// <summary>A flow's counters as the node hosting its source counts them: from the source's status (which any
+    /// node gets through sharding), or from this node's own metrics when it hosts the source and the status has none
+    /// (a member older than the counters); null when neither knows.</summary>
+    private static (long Packets, long Bytes, long Drops)? CountersOf(SourceProtocol.SourceStatus? status, SourceGroup flow, string node, NodeMetrics metrics)
     {
-        string labels = $"source=\"{flow.Source}\",group=\"{flow.Group}\"";
-        return (metrics.Value("ingest_flow_packets_total", labels), metrics.Value("ingest_flow_bytes_total", labels),
-            metrics.Value("ingest_flow_dropped_total", labels + ",reason=\"ttl_expired\"")
-            + metrics.Value("ingest_flow_dropped_total", labels + ",reason=\"send_error\""));
+        if (status is null)
+        {
+            return null;
+        }
+        if (!status.Counters.IsDefaultOrEmpty)
+        {
+            string group = flow.Group.ToString();
+            foreach (var c in status.Counters)
+            {
+                if (c.Group == group)
+                {
+                    return (c.Packets, c.Bytes, c.Drops);
+                }
+            }
+        }
+        return status.Node == node ? metrics.FlowTotals(flow) : null;
     }
 
     private static async Task<(BudgetProtocol.AdmittedFlows? Flows, string? Error)> AdmittedAsync(IServiceProvider services)

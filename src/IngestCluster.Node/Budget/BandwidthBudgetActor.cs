@@ -73,12 +73,13 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private readonly BudgetSettings _settings;
     private readonly TimeProvider _clock;
     private readonly Props? _metadataProps;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(BandwidthBudgetActor));
     private readonly MetricCounter _admitted;
     private readonly MetricCounter _released;
     private readonly MetricCounter _blocked;
     private readonly MetricCounter _persistFailures;
     private readonly MetricCounter _recoveryFailures;
+    private readonly NodeMetrics _metrics;
     private readonly Dictionary<IPAddress, int> _releasedSources = [];
     /// <summary>Which node each origin is on (from the sender's address), so a node's demand goes when it does.</summary>
     private readonly Dictionary<string, Address> _originNodes = [];
@@ -105,6 +106,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         _settings = settings;
         _clock = clock;
         _metadataProps = metadataProps;
+        _metrics = metrics;
         _admitted = metrics.Counter("ingest_budget_flows_admitted_total", help: "Flows the budget admitted.");
         _released = metrics.Counter("ingest_budget_flows_released_total", help: "Flows the budget released.");
         _blocked = metrics.Counter("ingest_budget_flows_blocked_total", help: "Times the budget held a flow down (blocked, or dropped for the limit).");
@@ -153,9 +155,9 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             [.. _state.Admitted.Keys.OrderBy(f => f.ToString(), StringComparer.Ordinal)],
             [.. _state.Demand.Keys.Order(StringComparer.Ordinal)])));
         Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
-        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "budget.snapshot_failed: {0}", f.Cause.Message));
+        Command<SaveSnapshotFailure>(f => NodeLog.BudgetSnapshotFailed(_logger, f.Cause, f.Cause.Message));
         Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(f => _log.Warning(f.Cause, "budget.delete_failed: {0}", f.Cause.Message));
+        Command<DeleteMessagesFailure>(f => NodeLog.BudgetDeleteFailed(_logger, f.Cause, f.Cause.Message));
     }
 
     public override string PersistenceId { get; }
@@ -194,21 +196,23 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     protected override void PostStop()
     {
         Cluster.Get(Context.System).Unsubscribe(Self);
+        // The singleton leaves this node (or restarts): the budget's gauges are the next incarnation's to publish.
+        _metrics.RemoveGauge(UsedGauge);
+        _metrics.RemoveGauge(LimitGauge);
         base.PostStop();
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         _persistFailures.Increment();
-        _log.Error(cause, "budget.journal_failed: could not persist {0} ({1}); the budget stops and restarts with backoff, "
-            + "admitting nothing new until the journal answers; the sources keep their flows", @event.GetType().Name, cause.Message);
+        NodeLog.BudgetJournalFailed(_logger, cause, @event.GetType().Name, cause.Message);
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
         _recoveryFailures.Increment();
-        _log.Error(reason, "budget.recovery_failed: the journal did not serve the budget's recovery ({0}); retrying with backoff", reason.Message);
+        NodeLog.BudgetRecoveryFailed(_logger, reason, reason.Message);
         base.OnRecoveryFailure(reason, message);
     }
 
@@ -223,7 +227,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             _originNodes.Remove(origin);
         }
         _state = _state.WithoutOrigins(origins);
-        _log.Info("budget.member_gone: {0} {1}; forgot {2} origin(s); re-sending every source's groups", node, how, origins.Count);
+        NodeLog.BudgetMemberGone(_logger, node.ToString(), how, origins.Count);
         if (IsRecoveryFinished)
         {
             Decide([]);
@@ -245,10 +249,35 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         // Grace for recovered flows counts from now: their origins have not had the chance to claim them yet.
         var now = Now;
         _state = _state with { Admitted = _state.Admitted.ToImmutableDictionary(kv => kv.Key, kv => kv.Value with { LastClaimed = now }) };
-        _log.Info("budget.recovered: {0} admitted flow(s), {1} hold-down(s), limit {2}", _state.Admitted.Count, _state.Blocked.Count,
-            Limit?.ToString() ?? "none");
+        NodeLog.BudgetRecovered(_logger, _state.Admitted.Count, _state.Blocked.Count, Limit?.ToString() ?? "none");
         Timers.StartPeriodicTimer("reconcile", BudgetProtocol.ReconcileTick.Instance, _settings.ReconcileInterval);
         Self.Tell(BudgetProtocol.ReconcileTick.Instance);
+        _metrics.FailoverEvent("budget_recovered");
+        PublishGauges();
+    }
+
+    private const string UsedGauge = "ingest_budget_used_bits_per_second";
+    private const string LimitGauge = "ingest_budget_limit_bits_per_second";
+
+    /// <summary>The budget as gauges, on the node that hosts the singleton: what the admitted flows use (as /budget
+    /// reports it) and the limit in force (absent when there is none). Set after each decision, not per scrape: a
+    /// scrape must not ask the actor.</summary>
+    private void PublishGauges()
+    {
+        long used = 0;
+        foreach (var (flow, admitted) in _state.Admitted)
+        {
+            used += (_metadata.TryGetValue(flow, out var entry) && entry.Metadata is { } metadata ? metadata.Bitrate : admitted.Bitrate).BitsPerSecond;
+        }
+        _metrics.SetGauge(UsedGauge, "", used, "Bits per second the budget's admitted flows use (the singleton's node only).");
+        if (Limit is { } limit)
+        {
+            _metrics.SetGauge(LimitGauge, "", limit.BitsPerSecond, "The budget's limit in force, bits per second (the singleton's node only; absent for no limit).");
+        }
+        else
+        {
+            _metrics.RemoveGauge(LimitGauge);
+        }
     }
 
     private void OnDemandChanged(DemandProtocol.DemandChanged changed)
@@ -276,6 +305,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private void OnReconcileTick()
     {
         _state = _state.WithoutSilentOrigins(Now - _settings.OriginTimeout);
+        PublishGauges();
         RefreshMetadata();
         Decide([]);
         foreach (var (source, groups) in _state.DesiredGroupsBySource())
@@ -304,11 +334,12 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         Persist(new BudgetEvents.LimitChanged(Now, set.BitsPerSecond), e =>
         {
             _state = _state.Apply(e);
-            _log.Info("budget.limit_changed: {0} -> {1} ({2})", before?.ToString() ?? "none", Limit?.ToString() ?? "none",
+            NodeLog.BudgetLimitChanged(_logger, before?.ToString() ?? "none", Limit?.ToString() ?? "none",
                 e.BitsPerSecond is null ? "from the settings" : "set at run time");
             MaybeSnapshot(1);
             RefreshMetadata();
             Decide([]);
+            PublishGauges();
             // Behind the decision's events: the report shows the flows the new limit admitted or dropped.
             DeferAsync(e, _ => replyTo.Tell(Report()));
         });
@@ -352,6 +383,15 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
             _metadata.TryGetValue(flow, out var entry);
             if (MetadataNeeded && !_state.Admitted.ContainsKey(flow))
             {
+                if (entry is not null && entry.Expires <= now && !_state.Blocked.ContainsKey(flow))
+                {
+                    // A flow to admit is sized by metadata that is still valid: an expired entry (from an earlier
+                    // demand of the same flow) is fetched again, as a new flow's would be. A held-down flow keeps
+                    // its old entry meanwhile (it is not admitted while held, and it still holds back its
+                    // lower-priority siblings); it is refreshed below.
+                    _metadata.Remove(flow);
+                    entry = null;
+                }
                 if (entry is null && _settings.MetadataWait > TimeSpan.Zero)
                 {
                     // A new flow under a limit waits for its size, with the flows that came with it (so that they
@@ -414,16 +454,9 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         // A burst (10,000 joins at once) is one summary line at Info and a line per flow at Debug: 10,000 console
         // lines cost the node more than deciding and persisting them.
         bool each = events.Count <= EachLoggedUpTo;
-        var level = each ? LogLevel.InfoLevel : LogLevel.DebugLevel;
-        bool logEach = _log.IsEnabled(level);
+        var level = each ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Debug;
+        bool logEach = _logger.IsEnabled(level);
         int admittedCount = 0, releasedCount = 0, blockedCount = 0;
-        void LogEach(string format, params object[] args)
-        {
-            if (logEach)
-            {
-                _log.Log(level, format, args);
-            }
-        }
         PersistAll(events, e =>
         {
             _state = _state.Apply(e);
@@ -432,28 +465,38 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
                 case BudgetEvents.FlowAdmitted a:
                     _admitted.Increment();
                     admittedCount++;
-                    LogEach("budget.admitted: {0} at {1}, offload {2}", a.Flow, new Bitrate(a.BitsPerSecond), new Bitrate(a.OffloadBitsPerSecond));
+                    if (logEach)
+                    {
+                        string bitrate = new Bitrate(a.BitsPerSecond).ToString(), offload = new Bitrate(a.OffloadBitsPerSecond).ToString();
+                        NodeLog.BudgetAdmitted(_logger, level, a.Flow, bitrate, offload);
+                    }
                     break;
                 case BudgetEvents.FlowReleased r:
                     _released.Increment();
                     releasedCount++;
-                    LogEach("budget.released: {0} {1}", r.Flow, r.Reason);
+                    if (logEach)
+                    {
+                        NodeLog.BudgetReleased(_logger, level, r.Flow, r.Reason.ToString());
+                    }
                     break;
                 case BudgetEvents.FlowBlocked b:
                     _blocked.Increment();
                     blockedCount++;
-                    LogEach("budget.blocked: {0} until {1:u}: {2}", b.Flow, b.Until, b.Detail);
+                    if (logEach)
+                    {
+                        NodeLog.BudgetBlocked(_logger, level, b.Flow, b.Until, b.Detail);
+                    }
                     break;
             }
             if (--remaining == 0)
             {
                 if (!each)
                 {
-                    _log.Info("budget.decided: {0} admitted, {1} released, {2} held down in one burst of {3} persisted events " +
-                        "(one line per flow at Debug)", admittedCount, releasedCount, blockedCount, events.Count);
+                    NodeLog.BudgetDecided(_logger, admittedCount, releasedCount, blockedCount, events.Count);
                 }
                 PushSources(touchedSources);
                 MaybeSnapshot(events.Count);
+                PublishGauges();
             }
         });
     }
@@ -495,6 +538,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         {
             return;
         }
+        PrepareSources(flows);
         var open = _cohorts.Values.FirstOrDefault(c => c.Since + CohortGather > now);
         if (open is not null)
         {
@@ -514,6 +558,17 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         }
         AskMetadata(flows, now);
         Timers.StartSingleTimer($"cohort-{cohort.Id}", new CohortWaitOver(cohort.Id), _settings.MetadataWait);
+    }
+
+    /// <summary>While the metadata is fetched, the sources of these waiting flows look up their relays and open their
+    /// tunnels, joining nothing (<see cref="SourceProtocol.Prepare"/>), so an admission only has to join. Not a
+    /// decision, so nothing is persisted for it; a source with admitted flows already has its tunnel and ignores it.</summary>
+    private void PrepareSources(List<SourceGroup> flows)
+    {
+        foreach (var source in flows.Select(f => f.Source).Distinct())
+        {
+            _sources.Tell(new SourceProtocol.Prepare(source));
+        }
     }
 
     private void EndCohort(Cohort cohort)
@@ -575,7 +630,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
         _metadata[result.Flow] = entry;
         if (changed && entry.Metadata is null)
         {
-            _log.Info("budget.no_metadata: {0}: {1}", result.Flow, entry.From);
+            NodeLog.BudgetNoMetadata(_logger, result.Flow, entry.From);
         }
         if (_waiting.TryGetValue(result.Flow, out var cohort))
         {

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using IngestCluster.Node.Budget;
+using IngestCluster.Node.Hosting;
 using IngestCluster.Protocols.Joinfiles;
 
 namespace IngestCluster.Node.Demand;
@@ -12,7 +13,7 @@ namespace IngestCluster.Node.Demand;
 /// </summary>
 public sealed class AdmittedJoinfileWriter : ReceiveActor, IWithTimers
 {
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(AdmittedJoinfileWriter));
     private IReadOnlyList<JoinfileEntry>? _written;
 
     public AdmittedJoinfileWriter(string path, IActorRef budget, TimeSpan interval)
@@ -32,18 +33,14 @@ public sealed class AdmittedJoinfileWriter : ReceiveActor, IWithTimers
             {
                 Joinfile.WriteAtomically(path, entries);
                 _written = entries;
-                _log.Info("demand.exported: {0} admitted flow(s) to {1}", entries.Count, path);
+                NodeLog.DemandExported(_logger, entries.Count, path);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                _log.Warning("demand.export_failed: {0}: {1}", path, e.Message);
-            }
-            catch (UnauthorizedAccessException e)
-            {
-                _log.Warning("demand.export_failed: {0}: {1}", path, e.Message);
+                NodeLog.DemandExportFailed(_logger, path, e.Message);
             }
         });
-        Receive<Status.Failure>(f => _log.Warning("demand.export_budget_unavailable: {0}", f.Cause.Message));
+        Receive<Status.Failure>(f => NodeLog.DemandExportBudgetUnavailable(_logger, f.Cause.Message));
         Timers.StartPeriodicTimer("poll", Poll.Instance, TimeSpan.Zero, interval);
     }
 

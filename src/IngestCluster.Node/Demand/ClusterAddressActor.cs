@@ -23,7 +23,7 @@ public sealed class ClusterAddressActor : ReceiveActor, IWithTimers
     private readonly PimInterfaceSettings _settings;
     private readonly IPAddress _address;
     private readonly NodeMetrics _metrics;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(ClusterAddressActor));
     private readonly uint _generationId = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(RandomNumberGenerator.GetBytes(4));
     private readonly MetricCounter _hellos;
     private PimSocket? _socket;
@@ -53,7 +53,7 @@ public sealed class ClusterAddressActor : ReceiveActor, IWithTimers
     {
         // No goodbye, on purpose: see the class summary.
         _socket?.Dispose();
-        _log.Info("cluster_address.released: {0} on {1} (GenID {2}); the next holder takes over", _address, _settings.Name, _generationId);
+        NodeLog.ClusterAddressReleased(_logger, _address, _settings.Name, _generationId);
     }
 
     private void OpenSocket()
@@ -65,11 +65,11 @@ public sealed class ClusterAddressActor : ReceiveActor, IWithTimers
         catch (Exception e) when (e is ArgumentException or SocketException or UnauthorizedAccessException)
         {
             _metrics.Counter("ingest_pim_socket_errors_total", $"interface=\"{_settings.Name}\"", "Failures to open the PIM socket.").Increment();
-            _log.Error("cluster_address.socket_failed: {0} on {1}: {2}; retrying in 5 s", _address, _settings.Name, e.Message);
+            NodeLog.ClusterAddressSocketFailed(_logger, _address, _settings.Name, e.Message);
             Timers.StartSingleTimer("open", Open.Instance, TimeSpan.FromSeconds(5));
             return;
         }
-        _log.Info("cluster_address.held: this node now sends Hellos from {0} on {1}, GenID {2}", _address, _settings.Name, _generationId);
+        NodeLog.ClusterAddressHeld(_logger, _address, _settings.Name, _generationId);
         Hello();
         // A second Hello soon after the first, in case the first was lost: the routers are waiting for this neighbour.
         Timers.StartSingleTimer("again", SendHello.Instance, TimeSpan.FromSeconds(1));
@@ -94,7 +94,7 @@ public sealed class ClusterAddressActor : ReceiveActor, IWithTimers
         catch (SocketException e)
         {
             _metrics.Counter("ingest_pim_send_errors_total", $"interface=\"{_settings.Name}\"", "PIM Hellos we could not send.").Increment();
-            _log.Warning("cluster_address.send_failed: {0} on {1}: {2}", _address, _settings.Name, e.SocketErrorCode);
+            NodeLog.ClusterAddressSendFailed(_logger, _address, _settings.Name, e.SocketErrorCode);
         }
     }
 

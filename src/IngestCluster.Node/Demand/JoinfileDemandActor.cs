@@ -23,7 +23,7 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
     private readonly TimeSpan _debounce;
     private readonly IActorRef _budget;
     private readonly string _origin;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(JoinfileDemandActor));
     private readonly MetricCounter _lineErrors;
     private readonly MetricCounter _reads;
     private FileSystemWatcher? _watcher;
@@ -46,7 +46,7 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
         Receive<SendSnapshot>(_ => _budget.Tell(DemandProtocol.DemandSnapshot.Of(_origin, _flows)));
         Receive<WatcherFailed>(f =>
         {
-            _log.Warning("demand.joinfile_watch_failed: {0}: {1}; re-reading every {2}", _path, f.Reason, RereadInterval);
+            NodeLog.DemandJoinfileWatchFailed(_logger, _path, f.Reason.ToString() ?? "", RereadInterval);
             StartWatching();
         });
 
@@ -69,7 +69,7 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
         if (!File.Exists(_path))
         {
             Joinfile.WriteAtomically(_path, []);
-            _log.Info("demand.joinfile_created: {0} (one 'source,group[,population]' a line)", _path);
+            NodeLog.DemandJoinfileCreated(_logger, _path);
         }
         StartWatching();
         Self.Tell(Reread.Instance);
@@ -104,13 +104,13 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
             foreach (var error in content.Errors)
             {
                 _lineErrors.Increment();
-                _log.Warning("demand.joinfile_bad_line: {0}: {1}", _path, error);
+                NodeLog.DemandJoinfileBadLine(_logger, _path, error.ToString() ?? "");
             }
             // The data plane forwards IPv4 multicast only (for now): an IPv6 channel is a line error, not a crash later.
             foreach (var entry in content.Entries.Where(e => e.Source.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork))
             {
                 _lineErrors.Increment();
-                _log.Warning("demand.joinfile_bad_line: {0}: ({1},{2}) is IPv6; this node forwards IPv4 multicast only", _path, entry.Source, entry.Group);
+                NodeLog.DemandJoinfileBadLine(_logger, _path, $"({entry.Source},{entry.Group}) is IPv6; this node forwards IPv4 multicast only");
             }
             // A flow listed twice counts with its larger population.
             var builder = ImmutableDictionary.CreateBuilder<SourceGroup, int>();
@@ -128,7 +128,7 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
         else
         {
             // Unreadable for now (permissions, a race with the writer): keep the last demand, try again.
-            _log.Warning("demand.joinfile_unreadable: {0}: {1}", _path, read.Error?.Message);
+            NodeLog.DemandJoinfileUnreadable(_logger, _path, read.Error?.Message);
             Timers.StartSingleTimer(DebounceTimer, Reread.Instance, _debounce + TimeSpan.FromSeconds(1));
             return;
         }
@@ -137,7 +137,7 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
         {
             if (!_flows.TryGetValue(flow, out int before))
             {
-                _log.Info("demand.joined: {0} from {1} (population {2})", flow, _path, population);
+                NodeLog.DemandJoined(_logger, flow, _path, population);
             }
             else if (before == population)
             {
@@ -148,7 +148,7 @@ public sealed class JoinfileDemandActor : ReceiveActor, IWithTimers
         }
         foreach (var flow in _flows.Keys.Where(f => !next.ContainsKey(f)))
         {
-            _log.Info("demand.left: {0} from {1}", flow, _path);
+            NodeLog.DemandLeft(_logger, flow, _path);
             _budget.Tell(new DemandProtocol.DemandChanged(_origin, flow, Joined: false));
         }
         _flows = next;

@@ -23,7 +23,7 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
     private readonly IActorRef _budget;
     private readonly string _origin;
     private readonly NodeMetrics _metrics;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(PimListenerActor));
     private readonly PimNeighborTable _neighbors;
     private readonly DemandTable _demand;
     private readonly uint _generationId = BitConverterFree(RandomNumberGenerator.GetBytes(4));
@@ -55,7 +55,7 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         {
             foreach (var gone in _neighbors.Expire())
             {
-                _log.Info("pim.neighbor_expired: {0} on {1}", gone.Address, _settings.Name);
+                NodeLog.PimNeighborExpired(_logger, gone.Address, _settings.Name);
             }
             Publish(_demand.Expire());
         });
@@ -94,7 +94,7 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         {
             Hello(TimeSpan.Zero);
             _socket.Dispose();
-            _log.Info("pim.stopped: goodbye sent on {0}", _settings.Name);
+            NodeLog.PimStopped(_logger, _settings.Name);
         }
     }
 
@@ -107,7 +107,7 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         catch (Exception e) when (e is ArgumentException or SocketException or UnauthorizedAccessException)
         {
             _metrics.Counter("ingest_pim_socket_errors_total", $"interface=\"{_settings.Name}\"", "Failures to open the PIM socket.").Increment();
-            _log.Error("pim.socket_failed: {0}: {1}; retrying in 10 s", _settings.Name, e.Message);
+            NodeLog.PimSocketFailed(_logger, _settings.Name, e.Message);
             Timers.StartSingleTimer("open", OpenSocket.Instance, TimeSpan.FromSeconds(10));
             return;
         }
@@ -118,13 +118,12 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         Accept();
         var self = Self;
         var socket = _socket;
-        var log = _log;
         new PimReceiveLoop(socket, _settings.Name, _metrics,
             (from, hello) => self.Tell(new HelloReceived(from, hello)),
             (from, joinPrune) => self.Tell(new JoinPruneReceived(from, joinPrune)),
-            line => log.Debug(line)).Start();
-        _log.Info("pim.started: {0} (index {1}), GenID {2}, accepting Joins to {3}", _settings.Name, socket.InterfaceIndex,
-            _generationId, string.Join(", ", _accepted.Select(a => a.ToString()).Order(StringComparer.Ordinal)));
+            _logger).Start();
+        NodeLog.PimStarted(_logger, _settings.Name, socket.InterfaceIndex, _generationId,
+            string.Join(", ", _accepted.Select(a => a.ToString()).Order(StringComparer.Ordinal)));
         Hello(_settings.HelloHoldtime);
         Timers.StartPeriodicTimer("hello", SendHello.Instance, _settings.HelloPeriod);
     }
@@ -143,7 +142,7 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         if (!accepted.SetEquals(_accepted))
         {
             _accepted = accepted;
-            _log.Info("pim.accepting: Joins on {0} addressed to {1}", _settings.Name, string.Join(", ", accepted.Select(a => a.ToString()).Order(StringComparer.Ordinal)));
+            NodeLog.PimAccepting(_logger, _settings.Name, string.Join(", ", accepted.Select(a => a.ToString()).Order(StringComparer.Ordinal)));
         }
     }
 
@@ -164,7 +163,7 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         catch (SocketException e)
         {
             _metrics.Counter("ingest_pim_send_errors_total", $"interface=\"{_settings.Name}\"", "PIM Hellos we could not send.").Increment();
-            _log.Warning("pim.send_failed: {0}: {1}", _settings.Name, e.SocketErrorCode);
+            NodeLog.PimSendFailed(_logger, _settings.Name, e.SocketErrorCode);
         }
     }
 
@@ -173,18 +172,22 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         switch (_neighbors.OnHello(m.From, m.Hello))
         {
             case NeighborEvent.New:
-                _log.Info("pim.neighbor_up: {0} on {1}, GenID {2}", m.From, _settings.Name, m.Hello.GenerationId);
+                NodeLog.PimNeighborUp(_logger, m.From, _settings.Name, GenId(m.Hello.GenerationId));
                 Hello(_settings.HelloHoldtime); // a new neighbour learns us now, not in up to 30 s
                 break;
             case NeighborEvent.Restarted:
-                _log.Info("pim.neighbor_restarted: {0} on {1}, new GenID {2}", m.From, _settings.Name, m.Hello.GenerationId);
+                NodeLog.PimNeighborRestarted(_logger, m.From, _settings.Name, GenId(m.Hello.GenerationId));
                 Hello(_settings.HelloHoldtime);
                 break;
             case NeighborEvent.Goodbye:
-                _log.Info("pim.neighbor_goodbye: {0} on {1}", m.From, _settings.Name);
+                NodeLog.PimNeighborGoodbye(_logger, m.From, _settings.Name);
                 break;
         }
     }
+
+    /// <summary>A Hello's Generation ID for the log: the option is optional (RFC 7761 4.9.2), "none" without it.</summary>
+    private static string GenId(uint? generationId) =>
+        generationId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none";
 
     private void OnJoinPrune(JoinPruneReceived m)
     {
@@ -205,7 +208,14 @@ public sealed class PimListenerActor : ReceiveActor, IWithTimers
         foreach (var change in changes)
         {
             (change.Joined ? _joins : _prunes).Increment();
-            _log.Info("pim.{0}: {1} on {2}", change.Joined ? "joined" : "left", change.Flow, _settings.Name);
+            if (change.Joined)
+            {
+                NodeLog.PimJoined(_logger, change.Flow, _settings.Name);
+            }
+            else
+            {
+                NodeLog.PimLeft(_logger, change.Flow, _settings.Name);
+            }
             _budget.Tell(new DemandProtocol.DemandChanged(_origin, change.Flow, change.Joined));
         }
     }

@@ -20,19 +20,21 @@ public sealed class PimReceiveLoop
     private readonly NodeMetrics _metrics;
     private readonly Action<IPAddress, PimHello> _onHello;
     private readonly Action<IPAddress, PimJoinPrune> _onJoinPrune;
-    private readonly Action<string>? _debug;
+    private readonly string _name;
+    private readonly Microsoft.Extensions.Logging.ILogger? _logger;
     private readonly MetricCounter _received;
     private readonly Thread _thread;
 
     public PimReceiveLoop(PimSocket socket, string interfaceName, NodeMetrics metrics, Action<IPAddress, PimHello> onHello,
-        Action<IPAddress, PimJoinPrune> onJoinPrune, Action<string>? debug = null)
+        Action<IPAddress, PimJoinPrune> onJoinPrune, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         _socket = socket;
         _interface = $"interface=\"{interfaceName}\"";
         _metrics = metrics;
         _onHello = onHello;
         _onJoinPrune = onJoinPrune;
-        _debug = debug;
+        _name = interfaceName;
+        _logger = logger;
         _received = metrics.Counter("ingest_pim_packets_received_total", _interface, "PIM packets received.");
         _thread = new Thread(Run) { IsBackground = true, Name = $"pim-rx {interfaceName}" };
     }
@@ -91,7 +93,10 @@ public sealed class PimReceiveLoop
                 break;
             case PimMessageType.Hello or PimMessageType.JoinPrune:
                 Dropped(error.Kind);
-                _debug?.Invoke($"pim.malformed: from {from} on {_interface}: {error}");
+                if (_logger is not null)
+                {
+                    NodeLog.PimMalformed(_logger, from, _name, error.ToString());
+                }
                 break;
             default:
                 _metrics.Counter("ingest_pim_packets_ignored_total", $"{_interface},type=\"{header.Type}\"", "PIM messages of types we do not act on.").Increment();

@@ -45,7 +45,7 @@ public sealed class ClusterFactsActor : ReceiveActor, IWithTimers
     private static readonly ORSetKey<string> Key = new("ingest-facts");
 
     private readonly PersistenceSettings _persistence;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(ClusterFactsActor));
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly IActorRef _replicator = DistributedData.Get(Context.System).Replicator;
     private readonly MetricCounter _mismatches;
@@ -67,13 +67,13 @@ public sealed class ClusterFactsActor : ReceiveActor, IWithTimers
             {
                 _ownJournal = id;
                 _journalError = null;
-                _log.Info("journal.identity: this node writes to journal {0} ({1})", id, _persistence.Provider);
+                NodeLog.JournalIdentity(_logger, id.ToString() ?? "", _persistence.Provider.ToString());
                 Add([$"journal|{Self_}|{id}"]);
             }
             else
             {
                 _journalError = m.Error;
-                _log.Warning("journal.identity_unknown: {0}; retrying in 2 s", m.Error);
+                NodeLog.JournalIdentityUnknown(_logger, m.Error);
                 Timers.StartSingleTimer("read-journal", ReadJournal.Instance, TimeSpan.FromSeconds(2));
             }
         });
@@ -86,7 +86,7 @@ public sealed class ClusterFactsActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.IMemberEvent>(_ => Recompute());
         Receive<ClusterEvent.CurrentClusterState>(_ => Recompute());
         Receive<UpdateSuccess>(_ => { });
-        Receive<IUpdateFailure>(f => _log.Warning("facts.update_failed: {0}", f));
+        Receive<IUpdateFailure>(f => NodeLog.FactsUpdateFailed(_logger, f.ToString() ?? ""));
         Receive<ClusterFacts.GetFacts>(_ => Sender.Tell(Current()));
     }
 
@@ -150,9 +150,7 @@ public sealed class ClusterFactsActor : ReceiveActor, IWithTimers
             if (!_reportedMismatch)
             {
                 _mismatches.Increment();
-                _log.Error("journal.mismatch: the members do not share one journal, so the budget's decisions do not survive a " +
-                    "failover between them: {0}. Point every node's Persistence:ConnectionString at one database (PostgreSQL " +
-                    "for nodes on several hosts).", string.Join(", ", facts.JournalByMember.Select(kv => $"{kv.Key} -> {kv.Value ?? "?"}")));
+                NodeLog.JournalMismatch(_logger, string.Join(", ", facts.JournalByMember.Select(kv => $"{kv.Key} -> {kv.Value ?? "?"}")));
             }
             _reportedMismatch = true;
         }

@@ -46,8 +46,10 @@ public sealed record JoinfileSettings(string? Path, TimeSpan Debounce, string? E
 /// tunnels): nodes with an egress interface do, a standalone node does, a cluster member without egress does not.</summary>
 public sealed record EgressSettings(string? Interface, int Batch, bool HostsSources);
 
-/// <summary>Section <c>Admin</c>.</summary>
-public sealed record AdminSettings(string Url, string? Token);
+/// <summary>Section <c>Admin</c>. <paramref name="MetricsFlowLimit"/>: how many (S,G) flows may have per-flow series in
+/// <c>/metrics</c> at once (<c>Admin:MetricsFlowLimit</c>); flows over it are counted in
+/// <c>ingest_flow_series_capped_total</c> instead.</summary>
+public sealed record AdminSettings(string Url, string? Token, int MetricsFlowLimit = NodeMetrics.DefaultMaxFlowSeries);
 
 /// <summary>Everything the node reads at start, validated. Every key, its default and its unit are in
 /// docs/settings.md.</summary>
@@ -164,6 +166,7 @@ public sealed record IngestSettings(
 
         string adminUrl = r.String("Admin:Url", $"http://127.0.0.1:{DefaultAdminPort}");
         string? token = r.OptionalString("Admin:Token");
+        int metricsFlowLimit = r.Int("Admin:MetricsFlowLimit", NodeMetrics.DefaultMaxFlowSeries, 0, 1_000_000);
         if (!Uri.TryCreate(adminUrl, UriKind.Absolute, out var adminUri) || adminUri.Scheme != "http")
         {
             r.Fail("Admin:Url", adminUrl, "an http URL such as http://127.0.0.1:9110");
@@ -204,6 +207,7 @@ public sealed record IngestSettings(
             DefaultHoldDown = r.Duration("Sources:RelayHoldDown", TimeSpan.FromMinutes(5), TimeSpan.Zero, TimeSpan.FromHours(24)),
             NoRelayRetry = r.Duration("Sources:NoRelayRetry", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1), TimeSpan.FromHours(24)),
             HandOffLinger = r.Duration("Sources:HandOffLinger", TimeSpan.FromSeconds(6), TimeSpan.Zero, TimeSpan.FromMinutes(1)),
+            PrepareFor = r.Duration("Sources:PrepareFor", TimeSpan.FromSeconds(10), TimeSpan.Zero, TimeSpan.FromMinutes(10)),
             Overrides = new RelayOverrideTable(overrides, r.Bool("Relays:ConsultOverridesFirst", false)),
         };
 
@@ -282,7 +286,7 @@ public sealed record IngestSettings(
         }
 
         return new IngestSettings(node, cluster, new PersistenceSettings(provider, connection), joinfiles, budget,
-            egress, new AdminSettings(adminUrl, token), dns, sources, tunnels, pim, config)
+            egress, new AdminSettings(adminUrl, token, metricsFlowLimit), dns, sources, tunnels, pim, config)
         {
             TunnelSockets = tunnelSockets,
         };

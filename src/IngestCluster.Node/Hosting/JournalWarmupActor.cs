@@ -12,7 +12,7 @@ namespace IngestCluster.Node.Hosting;
 /// </summary>
 public sealed class JournalWarmupActor : ReceivePersistentActor
 {
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(JournalWarmupActor));
     private readonly string _persistenceId;
 
     public JournalWarmupActor(string nodeName)
@@ -20,7 +20,7 @@ public sealed class JournalWarmupActor : ReceivePersistentActor
         _persistenceId = $"ingest-warmup-{nodeName}";
         Recover<RecoveryCompleted>(_ =>
         {
-            _log.Debug("journal.warm: journal and snapshot store answered");
+            NodeLog.JournalWarm(_logger);
             Context.Stop(Self);
         });
         RecoverAny(_ => { });
@@ -32,5 +32,5 @@ public sealed class JournalWarmupActor : ReceivePersistentActor
     public static Props Props(string nodeName) => Akka.Actor.Props.Create(() => new JournalWarmupActor(nodeName));
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null) =>
-        _log.Warning("journal.warmup_failed: {0}", reason.Message);
+        NodeLog.JournalWarmupFailed(_logger, reason.Message);
 }

@@ -48,14 +48,33 @@ public static class NodeHost
         var levels = new LogLevelSwitch(LogLevel.Information);
         builder.Logging.ClearProviders()
             .SetMinimumLevel(LogLevel.Trace)
-            .AddFilter((_, category, level) => levels.IsEnabled(category, level))
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            });
+            .AddFilter((_, category, level) => levels.IsEnabled(category, level));
+        // Logging:Format: "simple" (a line per event, for people) or "json" (an object per line, for log shippers: the
+        // event's category, its id and literal name, the message and its structured arguments).
+        string format = builder.Configuration["Logging:Format"] ?? "simple";
+        switch (format.ToLowerInvariant())
+        {
+            case "simple":
+                builder.Logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "HH:mm:ss.fff ";
+                });
+                break;
+            case "json":
+                builder.Logging.AddJsonConsole(o =>
+                {
+                    o.UseUtcTimestamp = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                    o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
+                });
+                break;
+            default:
+                throw new NodeStartException($"Logging:Format: '{format}' is not a log format; use simple or json");
+        }
 
-        var metrics = new NodeMetrics();
+        var metrics = new NodeMetrics(settings.Admin.MetricsFlowLimit);
+        var export = new PrometheusExport(metrics);
         var clock = TimeProvider.System;
         INativeEgress? egress = null;
         if (settings.Egress.Interface is { } egressInterface)
@@ -80,6 +99,7 @@ public static class NodeHost
         builder.WebHost.UseUrls(settings.Admin.Url);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(export);
         builder.Services.AddSingleton(levels);
         builder.Services.AddSingleton(overrideStore);
         var pimListeners = new PimListeners();
@@ -107,12 +127,14 @@ public static class NodeHost
 
         var app = builder.Build();
         app.MapIngestAdmin(settings);
-        return new NodeApplication(app, settings, egress);
+        ClusterMetrics.Observe(metrics, app.Services);
+        return new NodeApplication(app, settings, egress, [export, metrics]);
     }
 }
 
 /// <summary>A built node: run it, or start and stop it (tests).</summary>
-public sealed class NodeApplication(WebApplication app, IngestSettings settings, INativeEgress? egress) : IAsyncDisposable
+public sealed class NodeApplication(WebApplication app, IngestSettings settings, INativeEgress? egress, IReadOnlyList<IDisposable>? owned = null)
+    : IAsyncDisposable
 {
     public WebApplication App { get; } = app;
 
@@ -143,6 +165,10 @@ public sealed class NodeApplication(WebApplication app, IngestSettings settings,
     {
         await App.DisposeAsync();
         egress?.Dispose();
+        foreach (var disposable in owned ?? [])
+        {
+            disposable.Dispose();
+        }
     }
 }
 

@@ -43,7 +43,7 @@ public sealed class SingletonWatchActor : ReceiveActor, IWithTimers
     private readonly string _singletonPath;
     private readonly string _role;
     private readonly TimeProvider _clock;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(SingletonWatchActor));
     private SingletonWatch _watch;
     private int _attempt;
     private bool _pending;
@@ -96,11 +96,10 @@ public sealed class SingletonWatchActor : ReceiveActor, IWithTimers
         switch (effect)
         {
             case SingletonWatch.Effect.WarnMissing:
-                _log.Warning("singleton.missing: no {0} singleton (role {1}) answered for {2} s; the oldest member with the role should host it",
-                    _singletonPath, _role, next.Period.TotalSeconds);
+                NodeLog.SingletonMissing(_logger, _singletonPath, _role, next.Period.TotalSeconds);
                 break;
             case SingletonWatch.Effect.Found:
-                _log.Info("singleton.found: {0} answers again", at ?? _singletonPath);
+                NodeLog.SingletonFound(_logger, (at ?? _singletonPath).ToString() ?? "");
                 break;
         }
     }

@@ -4,6 +4,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using IngestCluster.Node.Hosting;
 using IngestCluster.Node.Tunnels;
+using IngestCluster.Protocols;
 
 namespace IngestCluster.Node.Sources;
 
@@ -30,14 +31,16 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
 {
     private const string RetryTimer = "retry";
     private const string PassivateTimer = "passivate";
+    private const string PrepareTimer = "prepare";
 
     /// <summary>How long a stopping tunnel may take to send its leaves before the entity passivates anyway.</summary>
     private static readonly TimeSpan LeaveGrace = TimeSpan.FromSeconds(5);
 
     private readonly SourceActorDependencies _deps;
     private readonly Random _random;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(SourceActor));
     private readonly MetricCounter _tunnelsStarted, _relayFailures;
+    private readonly MetricTally _tunnelStates;
     private SourceState _state;
     private IActorRef? _tunnel;
     private readonly HashSet<IActorRef> _stopping = [];
@@ -51,13 +54,21 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         _state = SourceState.Initial(source);
         _tunnelsStarted = deps.Metrics.Counter("ingest_source_tunnels_started_total", "", "Tunnels started by source entities");
         _relayFailures = deps.Metrics.Counter("ingest_source_relay_failures_total", "", "Relays that failed and were held down");
+        _tunnelStates = TunnelStates(deps.Metrics);
 
         Receive<SourceProtocol.EnsureGroups>(m => Handle(new SourceInput.DesiredGroups(m.Groups)));
+        Receive<SourceProtocol.Prepare>(_ => Handle(SourceInput.Prepare.Instance));
+        Receive<PrepareDeadline>(_ => Handle(SourceInput.PrepareOver.Instance));
         Receive<SourceProtocol.GetSourceStatus>(_ => Sender.Tell(_state.ToStatus(_deps.Time.GetUtcNow()) with
         {
             Node = Context.System is ExtendedActorSystem { Provider: Akka.Cluster.ClusterActorRefProvider }
                 ? Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString()
                 : "",
+            Counters = [.. _state.Groups.Select(g =>
+            {
+                var (packets, bytes, drops) = _deps.Metrics.FlowTotals(new SourceGroup(_state.Source, g));
+                return new SourceProtocol.GroupCounters(g.ToString(), packets, bytes, drops);
+            })],
         }));
         Receive<ResolveFinished>(m => Handle(new SourceInput.Resolved(m.Outcome, m.Attempt)));
         Receive<RetryDue>(m => Handle(new SourceInput.RetryDue(m.Attempt)));
@@ -66,6 +77,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
             if (Sender.Equals(_tunnel))
             {
                 _relayFailures.Increment();
+                _deps.Metrics.FailoverEvent("relay");
                 Handle(new SourceInput.RelayFailed(m.Relay, m.Reason, m.HoldDown));
             }
         });
@@ -73,6 +85,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         {
             if (Sender.Equals(_tunnel))
             {
+                _tunnelStates.Set(TallyKey, m.State);
                 Handle(new SourceInput.TunnelReported(m.Relay, m.State, m.Detail));
             }
         });
@@ -89,7 +102,9 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
             {
                 // The child stopped without saying why: treat it as a failed relay.
                 _tunnel = null;
+                _tunnelStates.Remove(TallyKey);
                 _relayFailures.Increment();
+                _deps.Metrics.FailoverEvent("relay");
                 Handle(new SourceInput.RelayFailed(current.Relay, "tunnel actor stopped", TimeSpan.Zero));
             }
         });
@@ -104,6 +119,30 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary><c>ingest_tunnels{state}</c>: this node's tunnels by the state their gateway session last reported
+    /// (FRR-style names from <see cref="GatewayState"/>; <c>Starting</c> until the first report).</summary>
+    public static MetricTally TunnelStates(NodeMetrics metrics) =>
+        metrics.Tally("ingest_tunnels", "state", "AMT tunnels on this node, by gateway state.",
+            ["Starting", .. Enum.GetNames<GatewayState>()]);
+
+    private string TallyKey => _state.Source.ToString();
+
+    protected override void PostStop()
+    {
+        if (!_state.Groups.IsEmpty)
+        {
+            // Stopped with groups (handed off to another node, or the node is leaving): this entity joins nothing more.
+            NodeLog.SourceStopped(_logger, _state.Source.ToString(), string.Join(",", _state.Groups), _deps.Time.GetUtcNow());
+        }
+        // Passivated, handed off or stopped: this node carries none of the source's flows any more.
+        _tunnelStates.Remove(TallyKey);
+        foreach (var group in _state.Groups)
+        {
+            _deps.Metrics.EndFlow(_state.Source, group);
+        }
+        base.PostStop();
+    }
 
     public static Props Props(IPAddress source, SourceActorDependencies deps) =>
         Akka.Actor.Props.Create(() => new SourceActor(source, deps));
@@ -123,15 +162,29 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         var before = _state;
         var (next, effects) = _state.Process(input, _deps.Time.GetUtcNow(), _deps.Settings, _random);
         _state = next;
+        foreach (var group in before.Groups)
+        {
+            if (!next.Groups.Contains(group))
+            {
+                // The flow ended here: its per-(S,G) series leave /metrics.
+                _deps.Metrics.EndFlow(next.Source, group);
+            }
+        }
         if (_passivatePending && !next.Groups.IsEmpty)
         {
             // Groups came back before the entity went away: stay.
             _passivatePending = false;
             Timers.Cancel(PassivateTimer);
         }
+        if (!before.Groups.SequenceEqual(next.Groups))
+        {
+            // What this entity is told to join, as it changes: with the budget's journal, the record of what reached
+            // the sources (the failover test reads it back).
+            NodeLog.SourceGroups(_logger, next.Source.ToString(), string.Join(",", next.Groups), string.Join(",", before.Groups), _deps.Time.GetUtcNow());
+        }
         if (before.Phase != next.Phase || before.Detail != next.Detail)
         {
-            _log.Info("SourceStateChanged source={0} {1} -> {2}: {3}", next.Source, before.Phase, next.Phase, next.Detail);
+            NodeLog.SourceState(_logger, next.Source.ToString(), before.Phase.ToString(), next.Phase.ToString(), next.Detail);
         }
         foreach (var effect in effects)
         {
@@ -157,6 +210,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
                 StopTunnel();
                 _tunnel = Context.ActorOf(_deps.TunnelProps(start.Target), $"tunnel-{++_tunnelNumber}");
                 Context.Watch(_tunnel);
+                _tunnelStates.Set(TallyKey, "Starting");
                 _tunnelsStarted.Increment();
                 break;
 
@@ -166,6 +220,10 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
 
             case SourceEffect.StopTunnel:
                 StopTunnel();
+                break;
+
+            case SourceEffect.SchedulePrepareOver prepare:
+                Timers.StartSingleTimer(PrepareTimer, PrepareDeadline.Instance, prepare.Delay);
                 break;
 
             case SourceEffect.ScheduleRetry retry:
@@ -194,16 +252,18 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
     private void HandOff()
     {
         Timers.CancelAll();
+        _deps.Metrics.FailoverEvent("source_handoff");
         _deps.HandedOff?.Invoke(_state.Source);
         if (_tunnel is null)
         {
             Context.Stop(Self);
             return;
         }
-        _log.Info("source.handoff: {0} moves to another node; its tunnel lingers {1}", _state.Source, _deps.Settings.HandOffLinger);
+        NodeLog.SourceHandOff(_logger, _state.Source.ToString(), _deps.Settings.HandOffLinger);
         _tunnel.Tell(new TunnelProtocol.Linger(_deps.Settings.HandOffLinger));
         _stopping.Add(_tunnel);
         _tunnel = null;
+        _tunnelStates.Remove(TallyKey);
         _passivatePending = false;
         Become(HandingOff);
         Timers.StartSingleTimer(PassivateTimer, PassivateDeadline.Instance, LeaveGrace);
@@ -248,6 +308,7 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
         _tunnel.Tell(PoisonPill.Instance);
         _stopping.Add(_tunnel);
         _tunnel = null;
+        _tunnelStates.Remove(TallyKey);
     }
 
     private sealed record ResolveFinished(DriadOutcome Outcome, int Attempt) : Akka.Actor.INoSerializationVerificationNeeded;
@@ -257,5 +318,10 @@ public sealed class SourceActor : ReceiveActor, IWithTimers
     private sealed class PassivateDeadline : Akka.Actor.INoSerializationVerificationNeeded
     {
         public static readonly PassivateDeadline Instance = new();
+    }
+
+    private sealed class PrepareDeadline : Akka.Actor.INoSerializationVerificationNeeded
+    {
+        public static readonly PrepareDeadline Instance = new();
     }
 }

@@ -23,6 +23,15 @@ public static class SourceProtocol
         public string SourceKey => Source.ToString();
     }
 
+    /// <summary>A flow of this source waits for the budget to decide (its CBACC metadata is being fetched): look up the
+    /// relay and open the tunnel now, joining nothing, so that the lookup and the AMT handshake run while the metadata
+    /// is fetched rather than after the decision. Not a decision: only <see cref="EnsureGroups"/> joins anything, and
+    /// the entity gives the preparation up after <c>Sources:PrepareFor</c> if no groups follow.</summary>
+    public sealed record Prepare(IPAddress Source) : ISourceMessage, ISourceWire
+    {
+        public string SourceKey => Source.ToString();
+    }
+
     /// <summary>Asks a source entity for its state; answered with <see cref="SourceStatus"/>.</summary>
     public sealed record GetSourceStatus(IPAddress Source) : ISourceMessage, ISourceWire
     {
@@ -31,7 +40,9 @@ public static class SourceProtocol
 
     /// <summary>A source's state for people and tests. <paramref name="State"/> is one of the
     /// <c>SourceState</c> names; <paramref name="Detail"/> says why, e.g. "no AMTRELAY record for 10.0.5.2";
-    /// <paramref name="Node"/> is the cluster address of the node hosting the entity (and so its tunnel).</summary>
+    /// <paramref name="Node"/> is the cluster address of the node hosting the entity (and so its tunnel);
+    /// <paramref name="Counters"/> are that node's per-(S,G) counters of the groups, so every node's admin API can show
+    /// them (empty from a member older than the <c>s2</c> manifest).</summary>
     public sealed record SourceStatus(
         string Source,
         string State,
@@ -39,7 +50,12 @@ public static class SourceProtocol
         string Detail,
         ImmutableArray<string> Groups,
         ImmutableArray<string> HeldDownRelays,
-        string Node = "") : ISourceWire;
+        string Node = "",
+        ImmutableArray<GroupCounters> Counters = default) : ISourceWire;
+
+    /// <summary>A group's packets and bytes forwarded onto the LAN and packets dropped (TTL, send errors), as the
+    /// hosting node counts them.</summary>
+    public readonly record struct GroupCounters(string Group, long Packets, long Bytes, long Drops);
 
     /// <summary>Sharding's hand-off stop message (a graceful leave or a rebalance moves this entity away). The entity
     /// stops at once and leaves its tunnel lingering, still forwarding, until the new home's tunnel carries the flow

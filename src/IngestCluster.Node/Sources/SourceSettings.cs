@@ -23,6 +23,11 @@ public sealed record SourceSettings
     /// rebalance), so the new home's tunnel carries the flow first: make before break.</summary>
     public TimeSpan HandOffLinger { get; init; } = TimeSpan.FromSeconds(6);
 
+    /// <summary>How long an entity told to prepare (a flow of its source waits for the budget's decision) keeps the
+    /// relay lookup and the tunnel it opened with no groups joined, before it gives them up. Zero: no preparation,
+    /// the lookup starts when the budget admits.</summary>
+    public TimeSpan PrepareFor { get; init; } = TimeSpan.FromSeconds(10);
+
     private readonly RelayOverrideTable _overrides = RelayOverrideTable.Empty;
 
     /// <summary>Operator relays by source prefix: the store's current table when there is one (overrides change at run

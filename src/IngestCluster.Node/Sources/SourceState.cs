@@ -37,6 +37,19 @@ public abstract record SourceInput
 
     /// <summary>The tunnel reported a state (kept for status).</summary>
     public sealed record TunnelReported(IPEndPoint Relay, string State, string Detail) : SourceInput;
+
+    /// <summary>A flow of this source waits for the budget (its metadata is being fetched): find the relay and open
+    /// the tunnel now, joining nothing, so that an admission only has to join.</summary>
+    public sealed record Prepare : SourceInput
+    {
+        public static readonly Prepare Instance = new();
+    }
+
+    /// <summary>The time given to a preparation (<see cref="SourceSettings.PrepareFor"/>) is over.</summary>
+    public sealed record PrepareOver : SourceInput
+    {
+        public static readonly PrepareOver Instance = new();
+    }
 }
 
 /// <summary>What the actor must do after a transition, in order.</summary>
@@ -61,6 +74,9 @@ public abstract record SourceEffect
     }
 
     public sealed record ScheduleRetry(TimeSpan Delay, int Attempt) : SourceEffect;
+
+    /// <summary>Give up a preparation that no groups followed after <paramref name="Delay"/>.</summary>
+    public sealed record SchedulePrepareOver(TimeSpan Delay) : SourceEffect;
 
     public sealed record Passivate : SourceEffect
     {
@@ -104,6 +120,14 @@ public sealed record SourceState
     /// <summary>The running tunnel's last reported state.</summary>
     public string? TunnelState { get; init; }
 
+    /// <summary>Looking up the relay and opening the tunnel ahead of any groups (<see cref="SourceInput.Prepare"/>):
+    /// the steps go on with no groups, and end with the entity if none come within
+    /// <see cref="SourceSettings.PrepareFor"/>.</summary>
+    public bool Preparing { get; init; }
+
+    /// <summary>Whether the relay steps go on: groups are wanted, or a preparation runs.</summary>
+    private bool Wanted => !Groups.IsEmpty || Preparing;
+
     public static SourceState Initial(IPAddress source) => new() { Source = source };
 
     public (SourceState State, ImmutableArray<SourceEffect> Effects) Process(SourceInput input, DateTimeOffset now, SourceSettings settings, Random random)
@@ -119,6 +143,8 @@ public sealed record SourceState
             SourceInput.RelayFailed failed => state.OnRelayFailed(failed, now, settings),
             SourceInput.RetryDue due => state.OnRetryDue(due, now, settings),
             SourceInput.TunnelReported reported => state.OnTunnelReported(reported),
+            SourceInput.Prepare => state.OnPrepare(now, settings),
+            SourceInput.PrepareOver => state.OnPrepareOver(),
             _ => (state, []),
         };
     }
@@ -144,10 +170,11 @@ public sealed record SourceState
                 TunnelState = null,
                 Attempt = Attempt + 1,
                 Detail = "no groups",
+                Preparing = false,
             }, effects.ToImmutable());
         }
 
-        var next = this with { Groups = groups };
+        var next = this with { Groups = groups, Preparing = false };
         switch (Phase)
         {
             case SourcePhase.Tunnelling:
@@ -180,7 +207,7 @@ public sealed record SourceState
 
     private (SourceState, ImmutableArray<SourceEffect>) OnResolved(SourceInput.Resolved resolved, DateTimeOffset now, SourceSettings settings, Random random)
     {
-        if (resolved.Attempt != Attempt || Phase != SourcePhase.Resolving || Groups.IsEmpty)
+        if (resolved.Attempt != Attempt || Phase != SourcePhase.Resolving || !Wanted)
         {
             return (this, []);
         }
@@ -267,7 +294,7 @@ public sealed record SourceState
 
     private (SourceState, ImmutableArray<SourceEffect>) OnRetryDue(SourceInput.RetryDue due, DateTimeOffset now, SourceSettings settings)
     {
-        if (due.Attempt != Attempt || Groups.IsEmpty || Phase is not (SourcePhase.Backoff or SourcePhase.NoRelay))
+        if (due.Attempt != Attempt || !Wanted || Phase is not (SourcePhase.Backoff or SourcePhase.NoRelay))
         {
             return (this, []);
         }
@@ -276,6 +303,46 @@ public sealed record SourceState
             return TryStart(Candidates, NextIndex, now, settings, "next candidate");
         }
         return Resolve();
+    }
+
+    private (SourceState, ImmutableArray<SourceEffect>) OnPrepare(DateTimeOffset now, SourceSettings settings)
+    {
+        if (Phase != SourcePhase.Idle || !Groups.IsEmpty || Preparing || settings.PrepareFor <= TimeSpan.Zero)
+        {
+            // Already at work for groups (or a preparation), or preparing is off.
+            return (this, []);
+        }
+        var preparing = this with { Preparing = true };
+        var (next, effects) = settings.Overrides.ConsultBeforeDns && settings.Overrides.TryFind(Source, out var relay)
+            ? preparing.TryStart([new RelayCandidate(0, false, relay)], 0, now, settings, $"override {relay} for {Source}")
+            : preparing.Resolve();
+        return (next with { Detail = $"preparing, before the budget decides: {next.Detail}" },
+            [.. effects, new SourceEffect.SchedulePrepareOver(settings.PrepareFor)]);
+    }
+
+    private (SourceState, ImmutableArray<SourceEffect>) OnPrepareOver()
+    {
+        if (!Preparing || !Groups.IsEmpty)
+        {
+            return (this, []);
+        }
+        // No groups followed the preparation (the flow was blocked, or its demand went away): close what was opened.
+        var effects = ImmutableArray.CreateBuilder<SourceEffect>();
+        if (Phase == SourcePhase.Tunnelling)
+        {
+            effects.Add(SourceEffect.StopTunnel.Instance);
+        }
+        effects.Add(SourceEffect.Passivate.Instance);
+        return (this with
+        {
+            Phase = SourcePhase.Idle,
+            Current = null,
+            TunnelStartedAt = null,
+            TunnelState = null,
+            Attempt = Attempt + 1,
+            Preparing = false,
+            Detail = "prepared, but no groups came",
+        }, effects.ToImmutable());
     }
 
     private (SourceState, ImmutableArray<SourceEffect>) OnTunnelReported(SourceInput.TunnelReported reported) =>

@@ -23,7 +23,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
     private readonly INativeEgress? _egress;
     private readonly NodeMetrics _metrics;
     private readonly TimeProvider _clock;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Microsoft.Extensions.Logging.ILogger _logger = NodeLog.For(Context.System, typeof(AmtTunnelActor));
     private readonly AmtGatewaySession _session;
     private readonly MetricCounter _sendErrors;
     private Socket? _socket;
@@ -81,9 +81,9 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
         _ = _receiver.Add(_loop);
         Timers.StartPeriodicTimer("receive-buffer", SizeReceiveBuffer.Instance, RateInterval);
         var local = (IPEndPoint)_socket.LocalEndPoint!;
-        _log.Info("tunnel.open: relay {0} for source {1} from local port {2} ({3}{4})", _target.Relay, _target.Source,
-            local.Port, _sockets.Interface is { } device ? $"on {device}, " : "",
-            local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? _receiver.Description : $"from {local.Address}, {_receiver.Description}");
+        NodeLog.TunnelOpen(_logger, _target.Relay, _target.Source, local.Port,
+            (_sockets.Interface is { } device ? $"on {device}, " : "") +
+            (local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? _receiver.Description : $"from {local.Address}, {_receiver.Description}"));
         Execute(_session.Start(_groups));
     }
 
@@ -91,7 +91,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
     {
         if (_detached)
         {
-            _log.Info("tunnel.detached: relay {0} for source {1} lingers, still forwarding", _target.Relay, _target.Source);
+            NodeLog.TunnelDetached(_logger, _target.Relay, _target.Source);
             return;
         }
         Execute(_session.Stop());
@@ -100,7 +100,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
             _ = _receiver.Remove(_loop);
         }
         _socket?.Dispose();
-        _log.Info("tunnel.closed: relay {0} for source {1}", _target.Relay, _target.Source);
+        NodeLog.TunnelClosed(_logger, _target.Relay, _target.Source);
     }
 
     private void OnSetGroups(TunnelProtocol.SetGroups message)
@@ -130,8 +130,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
         }
         _detached = true;
         Timers.CancelAll();
-        var log = _log;
-        _lingering.Hold(_loop, _receiver, _session, _target.Relay, linger.Duration, line => log.Info(line));
+        _lingering.Hold(_loop, _receiver, _session, _target.Relay, linger.Duration, _logger);
         Context.Stop(Self);
     }
 
@@ -154,7 +153,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
             try
             {
                 TunnelSocketOptions.SetReceiveBuffer(_socket, wanted);
-                _log.Debug("tunnel.receive_buffer: relay {0}: {1} B for {2} B/s", _target.Relay, wanted, rate);
+                NodeLog.TunnelReceiveBuffer(_logger, _target.Relay, wanted, rate);
                 _receiveBuffer = wanted;
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
@@ -184,7 +183,7 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
                     catch (SocketException e)
                     {
                         _sendErrors.Increment();
-                        _log.Warning("tunnel.send_failed: {0} to {1}: {2}", send.Type, _target.Relay, e.SocketErrorCode);
+                        NodeLog.TunnelSendFailed(_logger, send.Type.ToString(), _target.Relay, e.SocketErrorCode);
                     }
                     break;
                 case ArmTimer arm:
@@ -194,11 +193,11 @@ public sealed class AmtTunnelActor : ReceiveActor, IWithTimers
                     Timers.Cancel(cancel.Timer);
                     break;
                 case GatewayStateChanged changed:
-                    _log.Info("tunnel.state: relay {0} source {1}: {2} -> {3} ({4})", _target.Relay, _target.Source, changed.From, changed.To, changed.Reason);
+                    NodeLog.TunnelState(_logger, _target.Relay, _target.Source, changed.From.ToString(), changed.To.ToString(), changed.Reason);
                     Context.Parent.Tell(new TunnelProtocol.TunnelStateChanged(_target.Relay, changed.To.ToString(), changed.Reason));
                     break;
                 case GatewayGaveUp gaveUp:
-                    _log.Warning("tunnel.gave_up: relay {0} source {1}: {2}; hold-down {3}", _target.Relay, _target.Source, gaveUp.Reason, gaveUp.HoldDown);
+                    NodeLog.TunnelGaveUp(_logger, _target.Relay, _target.Source, gaveUp.Reason, gaveUp.HoldDown);
                     Context.Parent.Tell(new TunnelProtocol.TunnelFailed(_target.Relay, gaveUp.Reason, gaveUp.HoldDown));
                     Context.Stop(Self);
                     break;

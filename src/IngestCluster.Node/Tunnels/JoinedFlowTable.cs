@@ -17,16 +17,25 @@ public sealed class FlowStats
     private readonly MetricCounter _bytes;
     private readonly MetricCounter _ttlExpired;
     private readonly MetricCounter _sendErrors;
+    private readonly NodeMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly long _joinedAt;
+    private int _firstForwarded;
 
-    public FlowStats(SourceGroup flow, NodeMetrics? metrics = null)
+    /// <summary>The counters of a flow a tunnel has just joined. The join-to-first-packet clock starts here: the
+    /// first <see cref="Forwarded"/> records the time since into <c>ingest_join_to_first_packet_seconds</c>.</summary>
+    public FlowStats(SourceGroup flow, NodeMetrics? metrics = null, TimeProvider? time = null)
     {
         Flow = flow;
         metrics ??= new NodeMetrics();
-        string labels = $"source=\"{flow.Source}\",group=\"{flow.Group}\"";
-        _packets = metrics.Counter("ingest_flow_packets_total", labels, "Packets forwarded onto the LAN, per (S,G).");
-        _bytes = metrics.Counter("ingest_flow_bytes_total", labels, "Bytes (IP header included) forwarded onto the LAN, per (S,G).");
-        _ttlExpired = metrics.Counter("ingest_flow_dropped_total", labels + ",reason=\"ttl_expired\"", "Packets of a joined (S,G) dropped, by reason.");
-        _sendErrors = metrics.Counter("ingest_flow_dropped_total", labels + ",reason=\"send_error\"", "Packets of a joined (S,G) dropped, by reason.");
+        _metrics = metrics;
+        _time = time ?? TimeProvider.System;
+        _joinedAt = _time.GetTimestamp();
+        string labels = NodeMetrics.FlowLabels(flow);
+        _packets = metrics.Counter(NodeMetrics.FlowPacketsName, labels, "Packets forwarded onto the LAN, per (S,G).");
+        _bytes = metrics.Counter(NodeMetrics.FlowBytesName, labels, "Bytes (IP header included) forwarded onto the LAN, per (S,G).");
+        _ttlExpired = metrics.Counter(NodeMetrics.FlowDroppedName, labels + NodeMetrics.TtlExpiredLabel, "Packets of a joined (S,G) dropped, by reason.");
+        _sendErrors = metrics.Counter(NodeMetrics.FlowDroppedName, labels + NodeMetrics.SendErrorLabel, "Packets of a joined (S,G) dropped, by reason.");
     }
 
     public SourceGroup Flow { get; }
@@ -43,6 +52,19 @@ public sealed class FlowStats
     {
         _packets.Add(packets);
         _bytes.Add(bytes);
+        if (_firstForwarded == 0)
+        {
+            FirstForwarded();
+        }
+    }
+
+    /// <summary>Once per flow and tunnel (a plain read on the data path, an exchange only the first time).</summary>
+    private void FirstForwarded()
+    {
+        if (Interlocked.Exchange(ref _firstForwarded, 1) == 0)
+        {
+            _metrics.RecordJoinToFirstPacket(_time.GetElapsedTime(_joinedAt));
+        }
     }
 
     internal void TtlExpiredDrop() => _ttlExpired.Increment();

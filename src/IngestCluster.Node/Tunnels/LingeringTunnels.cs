@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using IngestCluster.Node.Hosting;
 
 namespace IngestCluster.Node.Tunnels;
 
@@ -27,7 +28,7 @@ public sealed class LingeringTunnels
     }
 
     /// <summary>Keeps the tunnel forwarding for <paramref name="linger"/>, then leaves and closes it.</summary>
-    public void Hold(TunnelDataPath path, ITunnelReceiver receiver, AmtGatewaySession session, IPEndPoint relay, TimeSpan linger, Action<string> log)
+    public void Hold(TunnelDataPath path, ITunnelReceiver receiver, AmtGatewaySession session, IPEndPoint relay, TimeSpan linger, Microsoft.Extensions.Logging.ILogger log)
     {
         var held = new Lingering(path, receiver, session, relay, log);
         lock (_gate)
@@ -93,7 +94,7 @@ public sealed class LingeringTunnels
         return done;
     }
 
-    private sealed class Lingering(TunnelDataPath path, ITunnelReceiver receiver, AmtGatewaySession session, IPEndPoint relay, Action<string> log)
+    private sealed class Lingering(TunnelDataPath path, ITunnelReceiver receiver, AmtGatewaySession session, IPEndPoint relay, Microsoft.Extensions.Logging.ILogger log)
     {
         public Timer? Timer { get; set; }
 
@@ -118,7 +119,7 @@ public sealed class LingeringTunnels
             }
             _ = receiver.Remove(path);
             path.Socket.Dispose();
-            log($"tunnel.linger_ended: relay {relay}, {sent} leave message(s) sent");
+            NodeLog.TunnelLingerEnded(log, relay, sent);
         }
     }
 }

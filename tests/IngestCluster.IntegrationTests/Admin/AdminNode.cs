@@ -41,6 +41,26 @@ public sealed class AdminNode : IAsyncDisposable
 
     public Akka.Cluster.Cluster Cluster => Akka.Cluster.Cluster.Get(_node.Services.GetRequiredService<ActorSystem>());
 
+    /// <summary>A one-node cluster whose demand is the joinfile <paramref name="joinfileText"/> (written into
+    /// <paramref name="dataDirectory"/>) under a 10 Mbit/s limit, every flow sized at the 4 Mbit/s default (no DORMS):
+    /// the budget tests' and the metrics test's node.</summary>
+    public static async Task<AdminNode> StartBudgeted(string dataDirectory, string joinfileText)
+    {
+        string joinfile = JoinfileIn(dataDirectory);
+        await File.WriteAllTextAsync(joinfile, joinfileText);
+        return await Start(dataDirectory, [], IngestCluster.IntegrationTests.Cluster.InProcessNode.FreePort(), IngestCluster.IntegrationTests.Cluster.InProcessNode.FreePort(), new Dictionary<string, string?>
+        {
+            ["Demand:Joinfile"] = joinfile,
+            ["Budget:Limit"] = "10Mbps",
+            ["Budget:DefaultBitrate"] = "4Mbps",
+            ["Budget:Metadata:Enabled"] = "false",
+            ["Budget:MetadataWait"] = "0s",
+        });
+    }
+
+    /// <summary>Where <see cref="StartBudgeted"/> writes its joinfile.</summary>
+    public static string JoinfileIn(string dataDirectory) => Path.Combine(dataDirectory, "joinfile.csv");
+
     public static async Task<AdminNode> Start(string dataDirectory, IReadOnlyList<int> seedPorts, int clusterPort, int adminPort,
         IReadOnlyDictionary<string, string?>? extra = null)
     {

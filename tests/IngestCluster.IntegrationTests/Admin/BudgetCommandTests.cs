@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using IngestCluster.Admin.Contracts;
 using IngestCluster.Cli;
-using IngestCluster.IntegrationTests.Cluster;
 
 namespace IngestCluster.IntegrationTests.Admin;
 
@@ -17,19 +16,8 @@ public sealed class BudgetCommandTests : IAsyncLifetime
     private readonly string _directory = Directory.CreateTempSubdirectory("icop-budget-").FullName;
     private AdminNode? _node;
 
-    public async Task InitializeAsync()
-    {
-        string joinfile = Path.Combine(_directory, "joinfile.csv");
-        await File.WriteAllTextAsync(joinfile, "198.51.100.12,232.1.1.1,50\n198.51.100.12,232.1.1.2,20\n198.51.100.12,232.1.1.3\n");
-        _node = await AdminNode.Start(_directory, [], InProcessNode.FreePort(), InProcessNode.FreePort(), new Dictionary<string, string?>
-        {
-            ["Demand:Joinfile"] = joinfile,
-            ["Budget:Limit"] = "10Mbps",
-            ["Budget:DefaultBitrate"] = "4Mbps",
-            ["Budget:Metadata:Enabled"] = "false",
-            ["Budget:MetadataWait"] = "0s",
-        });
-    }
+    public async Task InitializeAsync() =>
+        _node = await AdminNode.StartBudgeted(_directory, "198.51.100.12,232.1.1.1,50\n198.51.100.12,232.1.1.2,20\n198.51.100.12,232.1.1.3\n");
 
     public async Task DisposeAsync()
     {

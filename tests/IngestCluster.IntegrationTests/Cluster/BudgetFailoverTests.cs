@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Configuration;
 using IngestCluster.Lab.Topology;
@@ -17,9 +18,11 @@ namespace IngestCluster.IntegrationTests.Cluster;
 /// node) changes between 5 and 12 flows, and at a random moment after each change the node holding the budget
 /// singleton is killed with SIGKILL, then restarted. Afterwards the journal itself is replayed: no flow is admitted
 /// while admitted (a singleton deciding before it recovered would do that), the admitted total never exceeds the
-/// limit, and no flow is released but those whose demand went away.
+/// limit, and no flow is released but those whose demand went away. Then what the source entities were told (each
+/// logs its groups as they change): no join before its admission was persisted, no leave but of a released flow, and
+/// what they were told to carry at any moment is what the journal admitted then (or released in the last moments).
 /// </summary>
-public sealed class BudgetFailoverTests : IAsyncLifetime
+public sealed partial class BudgetFailoverTests : IAsyncLifetime
 {
     private const int Kills = 20;
     private const long Limit = 8_000_000;
@@ -29,6 +32,8 @@ public sealed class BudgetFailoverTests : IAsyncLifetime
     private readonly string _directory = Directory.CreateTempSubdirectory("ingest-budget-failover-").FullName;
     private readonly LabProcess?[] _nodes = new LabProcess?[3];
     private readonly List<LabProcess> _all = [];
+    private readonly List<(LabProcess Process, DateTimeOffset At)> _killed = [];
+    private bool _passed;
     private readonly int[] _clusterPorts = [InProcessNode.FreePort(), InProcessNode.FreePort(), InProcessNode.FreePort()];
     private readonly int[] _adminPorts = [InProcessNode.FreePort(), InProcessNode.FreePort(), InProcessNode.FreePort()];
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
@@ -44,7 +49,11 @@ public sealed class BudgetFailoverTests : IAsyncLifetime
         }
         _http.Dispose();
         await _postgres.DisposeAsync();
-        Directory.Delete(_directory, recursive: true);
+        if (_passed)
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        // Otherwise the node logs stay in _directory (ingest-budget-failover-* under the temp directory), for the failure.
     }
 
     [Fact]
@@ -74,6 +83,7 @@ public sealed class BudgetFailoverTests : IAsyncLifetime
 
             int holder = await HolderOfBudget(TimeSpan.FromSeconds(60));
             var killedAt = DateTime.UtcNow;
+            _killed.Add((_nodes[holder]!, DateTimeOffset.UtcNow));
             _nodes[holder]!.Signal(9);
             await WaitUntil(() => _nodes[holder]!.HasExited, TimeSpan.FromSeconds(10), $"node {holder} to die");
             int next_holder = await HolderOfBudget(TimeSpan.FromSeconds(60), except: holder);
@@ -81,7 +91,14 @@ public sealed class BudgetFailoverTests : IAsyncLifetime
             outages.Add((DateTime.UtcNow - killedAt).TotalSeconds);
 
             Start(holder);
-            await WaitUntil(() => Enumerable.Range(0, 3).All(n => UpMembers(n) == 3), TimeSpan.FromSeconds(120), $"three members after kill {kill + 1}");
+            try
+            {
+                await WaitUntil(() => Enumerable.Range(0, 3).All(n => UpMembers(n) == 3), TimeSpan.FromSeconds(120), $"three members after kill {kill + 1}");
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"{e.Message}; members as each node sees them: {MemberViews()}", e);
+            }
         }
 
         // Settled: the last demand, at most 8 of its flows, all admitted.
@@ -118,12 +135,144 @@ public sealed class BudgetFailoverTests : IAsyncLifetime
         Assert.Equal(Admitted(settled).ToHashSet(), admitted.Select(f => f.ToString()).ToHashSet());
         Assert.True(events.Count > Kills, $"only {events.Count} events");
 
+        var told = CheckWhatTheSourcesWereTold(events);
+
         outages.Sort();
         File.WriteAllLines(Path.Combine(AppContext.BaseDirectory, "budget-failover-report.txt"),
         [
             $"kills {Kills}, events {events.Count}, max admitted {maxUsed / 1_000_000} Mbit/s of {Limit / 1_000_000}",
+            $"source entities told: {told.Joins} joins, {told.Leaves} leaves, {told.Stops} entity stops with groups, {told.Kills} entities killed with their node; "
+                + $"most flows told at once {told.MaxCarried} (of them released within {ReleaseInFlight.TotalSeconds:0} s: at most {told.MaxInFlight})",
             $"kill to new singleton answering: median {outages[outages.Count / 2]:0.0} s, max {outages[^1]:0.0} s",
         ]);
+        _passed = true;
+    }
+
+    /// <summary>How long a release may take to reach its source entity (the push and remoting, on a loaded machine).</summary>
+    private static readonly TimeSpan ReleaseInFlight = TimeSpan.FromSeconds(2);
+
+    [GeneratedRegex(@"source\.(?<what>groups|stopped): (?<source>\S+) (?:\[(?<now>[^\]]*)\] \(was \[(?<was>[^\]]*)\]\)|with \[(?<was>[^\]]*)\]) at (?<at>\S+)")]
+    private static partial Regex SourceLine();
+
+    private sealed record Told(int Joins, int Leaves, int Stops, int Kills, int MaxCarried, int MaxInFlight);
+
+    /// <summary>
+    /// Reads back every node process's <c>source.groups</c> and <c>source.stopped</c> lines (each entity logs what it
+    /// is told to join as it changes, with its time) and checks them against the journal: a join only of a flow the
+    /// journal admitted before it; a leave only of a flow the journal released before it; and at every moment the
+    /// flows the live entities carry are admitted then, or were released less than <see cref="ReleaseInFlight"/> ago
+    /// (a release and the admission it makes room for go to two entities on two nodes, and may arrive in either order).
+    /// An entity ends with its node's SIGKILL or with its stop line.
+    /// </summary>
+    private Told CheckWhatTheSourcesWereTold(List<(long Sequence, object Event)> events)
+    {
+        var admittedAt = new Dictionary<SourceGroup, List<(DateTimeOffset From, DateTimeOffset? To)>>();
+        foreach (var (_, e) in events)
+        {
+            switch (e)
+            {
+                case BudgetEvents.FlowAdmitted a:
+                    if (!admittedAt.TryGetValue(a.Flow, out var spans))
+                    {
+                        admittedAt[a.Flow] = spans = [];
+                    }
+                    spans.Add((a.At, null));
+                    break;
+                case BudgetEvents.FlowReleased r:
+                    var list = admittedAt[r.Flow];
+                    list[^1] = (list[^1].From, r.At);
+                    break;
+            }
+        }
+        bool AdmittedAt(SourceGroup flow, DateTimeOffset at) =>
+            admittedAt.TryGetValue(flow, out var spans) && spans.Any(s => s.From <= at && (s.To is null || at < s.To));
+        bool ReleasedWithin(SourceGroup flow, DateTimeOffset at) =>
+            admittedAt.TryGetValue(flow, out var spans) && spans.Any(s => s.To is { } to && to <= at && at - to < ReleaseInFlight);
+        // The flow's last admission before the moment had ended by then.
+        bool ReleasedBefore(SourceGroup flow, DateTimeOffset at) =>
+            admittedAt.TryGetValue(flow, out var spans) && spans.LastOrDefault(s => s.From <= at) is { To: { } to } && to <= at;
+
+        // (time, entity = process and source, what it carries from then on, what it carried, whether it stopped).
+        var changes = new List<(DateTimeOffset At, LabProcess Process, string Source, string[] Now, string[] Was, bool Stopped)>();
+        foreach (var process in _all)
+        {
+            foreach (var line in process.Lines())
+            {
+                var match = SourceLine().Match(line);
+                if (!match.Success)
+                {
+                    continue;
+                }
+                string[] Groups(string name) => match.Groups[name].Success && match.Groups[name].Value.Length > 0 ? match.Groups[name].Value.Split(',') : [];
+                var at = DateTimeOffset.Parse(match.Groups["at"].Value, CultureInfo.InvariantCulture);
+                bool stopped = match.Groups["what"].Value == "stopped";
+                changes.Add((at, process, match.Groups["source"].Value, stopped ? [] : Groups("now"), Groups("was"), stopped));
+            }
+        }
+        var carried = new Dictionary<(LabProcess Process, string Source), string[]>();
+        int joins = 0, leaves = 0, stops = 0, kills = 0, maxCarried = 0, maxInFlight = 0;
+        var killsLeft = new Queue<(LabProcess Process, DateTimeOffset At)>(_killed.OrderBy(k => k.At));
+        foreach (var change in changes.OrderBy(c => c.At))
+        {
+            while (killsLeft.TryPeek(out var kill) && kill.At <= change.At)
+            {
+                killsLeft.Dequeue();
+                var dead = carried.Keys.Where(k => k.Process == kill.Process).ToList();
+                kills += dead.Count;
+                dead.ForEach(k => carried.Remove(k));
+            }
+            var key = (change.Process, change.Source);
+            var was = carried.TryGetValue(key, out var before) ? before : [];
+            Assert.Equal(was, change.Was);
+            var source = IPAddress.Parse(change.Source);
+            if (change.Stopped)
+            {
+                // Handed off or shut down: it carries nothing more, and that is no leave (its tunnel lingers, the new
+                // home carries the flow).
+                stops++;
+            }
+            else
+            {
+                foreach (var group in change.Now.Except(was))
+                {
+                    joins++;
+                    var flow = new SourceGroup(source, IPAddress.Parse(group));
+                    // Admitted then; or a re-send of the set that was on its way when the flow was released.
+                    Assert.True(AdmittedAt(flow, change.At) || ReleasedWithin(flow, change.At),
+                        $"{change.Process.Name} {flow} told to join at {change.At:O}, not admitted in the journal then");
+                }
+                foreach (var group in was.Except(change.Now))
+                {
+                    leaves++;
+                    var flow = new SourceGroup(source, IPAddress.Parse(group));
+                    Assert.True(ReleasedBefore(flow, change.At), $"{change.Process.Name} {flow} told to leave at {change.At:O}, but the journal had not released it");
+                }
+            }
+            if (change.Now.Length == 0)
+            {
+                carried.Remove(key);
+            }
+            else
+            {
+                carried[key] = change.Now;
+            }
+
+            var flows = carried.SelectMany(kv => kv.Value.Select(g => new SourceGroup(IPAddress.Parse(kv.Key.Source), IPAddress.Parse(g)))).ToHashSet();
+            int inFlight = 0;
+            foreach (var flow in flows)
+            {
+                if (!AdmittedAt(flow, change.At))
+                {
+                    Assert.True(ReleasedWithin(flow, change.At),
+                        $"at {change.At:O} the sources carried {flow}, which the journal had released more than {ReleaseInFlight} before (or never admitted)");
+                    inFlight++;
+                }
+            }
+            maxCarried = Math.Max(maxCarried, flows.Count);
+            maxInFlight = Math.Max(maxInFlight, inFlight);
+        }
+        Assert.True(joins > Kills, $"only {joins} joins told to source entities");
+        return new Told(joins, leaves, stops, kills, maxCarried, maxInFlight);
     }
 
     /// <summary>Whether some demand in force during [at − window, at] lacked the flow.</summary>
@@ -137,7 +286,8 @@ public sealed class BudgetFailoverTests : IAsyncLifetime
     {
         _nodes[n]?.Dispose();
         string P(int port) => port.ToString(CultureInfo.InvariantCulture);
-        var process = LabProcess.Start($"node{n}", _directory, "dotnet",
+        // One log per incarnation (node0-1, node0-2, ...): a restart must not overwrite the log of the one it replaces.
+        var process = LabProcess.Start($"node{n}-{_all.Count(p => p.Name.StartsWith($"node{n}-", StringComparison.Ordinal)) + 1}", _directory, "dotnet",
         [
             IngestTopology.Program("IngestCluster.Node"),
             $"--Node:DataDirectory={Path.Combine(_directory, $"node{n}")}",
@@ -203,6 +353,13 @@ public sealed class BudgetFailoverTests : IAsyncLifetime
 
     private static List<string> Admitted(JsonElement? budget) =>
         budget is { } b ? [.. b.GetProperty("admitted").EnumerateArray().Select(a => $"({a.GetProperty("source").GetString()},{a.GetProperty("group").GetString()})")] : [];
+
+    /// <summary>What each node's /status says of the members, for a failure message: "node1: 10.0.0.1:4053 Up, ...".</summary>
+    private string MemberViews() => string.Join("; ", Enumerable.Range(0, 3).Select(n =>
+        _nodes[n] is not { HasExited: false } ? $"node{n}: not running"
+        : Get(n, "/status") is { } status ? $"node{n}: " + string.Join(", ", status.GetProperty("members").EnumerateArray()
+            .Select(m => $"{m.GetProperty("address").GetString()} {m.GetProperty("status").GetString()}"))
+        : $"node{n}: no /status"));
 
     private int UpMembers(int n) =>
         Get(n, "/status") is { } status ? status.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up") : -1;

@@ -84,6 +84,24 @@ public sealed class FailoverLab : IAsyncLifetime
     /// <summary>The node (1-3) hosting source i, from the first live node's /status.</summary>
     public int? HostOf(int i)
     {
+        if (TunnellingHosts()?.GetValueOrDefault(ClusterTopology.Source(i)) is not { } node)
+        {
+            return null;
+        }
+        for (int k = 1; k <= 3; k++)
+        {
+            if (node == ClusterTopology.NodeAddress(k))
+            {
+                return k;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Source address to the cluster address of the node its entity tunnels from, for every source in the
+    /// Tunnelling state, from the first live node that answers /status; null when none answers.</summary>
+    private Dictionary<string, string>? TunnellingHosts()
+    {
         foreach (var n in LiveNodes())
         {
             using var status = Status(n);
@@ -91,23 +109,35 @@ public sealed class FailoverLab : IAsyncLifetime
             {
                 continue;
             }
+            var hosts = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var s in status.RootElement.GetProperty("sources").EnumerateArray())
             {
-                if (s.GetProperty("source").GetString() == ClusterTopology.Source(i) && s.GetProperty("state").GetString() == "Tunnelling")
+                if (s.GetProperty("state").GetString() == "Tunnelling")
                 {
-                    string node = s.GetProperty("node").GetString() ?? "";
-                    for (int k = 1; k <= 3; k++)
-                    {
-                        if (node == ClusterTopology.NodeAddress(k))
-                        {
-                            return k;
-                        }
-                    }
+                    hosts[s.GetProperty("source").GetString() ?? ""] = s.GetProperty("node").GetString() ?? "";
                 }
             }
-            return null;
+            return hosts;
         }
         return null;
+    }
+
+    /// <summary>Packets of each flow as node n's <c>/api/flows</c> gives them ("source,group" to packets; null where it
+    /// shows no counter), and the node it says hosts the flow.</summary>
+    public Dictionary<string, (long? Packets, string? Node)> FlowCounters(int n)
+    {
+        var result = new Dictionary<string, (long?, string?)>(StringComparer.Ordinal);
+        if (Topology.NodeApi(n, "/api/flows") is not { } text)
+        {
+            return result;
+        }
+        using var flows = JsonDocument.Parse(text);
+        foreach (var f in flows.RootElement.GetProperty("flows").EnumerateArray())
+        {
+            long? packets = f.GetProperty("packets").ValueKind == JsonValueKind.Number ? f.GetProperty("packets").GetInt64() : null;
+            result[$"{f.GetProperty("source").GetString()},{f.GetProperty("group").GetString()}"] = (packets, f.GetProperty("node").GetString());
+        }
+        return result;
     }
 
     /// <summary>The node whose /status says it holds the thing: "budget" or the cluster address.</summary>
@@ -143,6 +173,66 @@ public sealed class FailoverLab : IAsyncLifetime
             return [.. admitted.EnumerateArray().Select(f => $"{f.GetProperty("source").GetString()},{f.GetProperty("group").GetString()}")];
         }
         return [];
+    }
+
+    /// <summary>Longer than the shard rebalance interval (10 s in cluster.conf): a host map unchanged for this long
+    /// has seen a rebalance round that moved nothing.</summary>
+    public static readonly TimeSpan SettledFor = TimeSpan.FromSeconds(12);
+
+    /// <summary>
+    /// Brings the lab to a settled cluster before a test acts on it. A node that is not running is started again (a
+    /// failed test may have left one down, and the next test would then fail for that alone); then every node must see
+    /// three members Up, and the node hosting each received flow must not change, for <see cref="SettledFor"/>. After a
+    /// restart the coordinator moves shards to the new member over several rebalance rounds; a test that picks the
+    /// host of a flow while its shard is moving kills a node the flow has already left, and finds no outage to measure.
+    /// </summary>
+    public async Task Settle()
+    {
+        for (int n = 1; n <= 3; n++)
+        {
+            if (Topology.Node(n).HasExited)
+            {
+                Note($"settle: node {n} was not running at the start of a test; started again");
+                _intendedExits++;
+                _nodeProcesses.Add(Topology.StartNode(n));
+            }
+        }
+        var steady = System.Diagnostics.Stopwatch.StartNew();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        string? last = null;
+        while (steady.Elapsed <= SettledFor)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"three members up and every flow on the same node for {SettledFor.TotalSeconds} s: not within 120 s (last hosts: {last})");
+            }
+            string? hosts = HostMap();
+            if (!Enumerable.Range(1, 3).All(n => !Topology.Node(n).HasExited && UpMembers(n) == 3) || hosts is null || hosts != last)
+            {
+                steady.Restart();
+            }
+            last = hosts;
+            await Task.Delay(500);
+        }
+    }
+
+    /// <summary>"flow=node" for every flow with a receiver, from one /status; null while any of them has no host.</summary>
+    private string? HostMap()
+    {
+        if (TunnellingHosts() is not { } hostOf)
+        {
+            return null;
+        }
+        var parts = new List<string>();
+        foreach (int i in _receivers.Keys.Order())
+        {
+            if (!hostOf.TryGetValue(ClusterTopology.Source(i), out var node))
+            {
+                return null;
+            }
+            parts.Add($"{i}={node}");
+        }
+        return string.Join(' ', parts);
     }
 
     public async Task WaitForThreeMembers(TimeSpan timeout) =>

@@ -26,6 +26,7 @@ public sealed class FailoverTests(FailoverLab lab, ITestOutputHelper output) : I
     /// <summary>Kills the node hosting source i with SIGKILL and returns each of its flows' outage in ms.</summary>
     private async Task<List<double>> KillHostOf(int source, string label)
     {
+        await lab.Settle();
         int? host = null;
         await FailoverLab.WaitUntil(() => (host = lab.HostOf(source)) is not null, TimeSpan.FromSeconds(30), $"a host for source {source}");
         var flowsThere = Enumerable.Range(0, ClusterTopology.Sources).Where(i => lab.HasReceiver(i) && lab.HostOf(i) == host).ToList();
@@ -73,6 +74,19 @@ public sealed class FailoverTests(FailoverLab lab, ITestOutputHelper output) : I
     [Fact]
     public async Task Killing_the_holder_of_the_routers_neighbour_address_keeps_the_flows_past_the_neighbour_holdtime()
     {
+        await lab.Settle();
+        // First, on a settled cluster: every node's flows resource has every flow's packets, also of the flows that
+        // other nodes host (their source entities report their node's counters), and they grow.
+        var before = lab.FlowCounters(1);
+        await FailoverLab.WaitUntil(() => Enumerable.Range(1, 3).All(n =>
+        {
+            var flows = lab.FlowCounters(n);
+            return flows.Count >= FailoverLab.InitialFlows && flows.All(kv =>
+                kv.Value.Packets is > 0 && before.TryGetValue(kv.Key, out var b) && kv.Value.Packets > b.Packets);
+        }), TimeSpan.FromSeconds(15), "every node's /api/flows counting every flow, wherever it is hosted");
+        var hosts = lab.FlowCounters(1).Values.Select(v => v.Node).Distinct().Count();
+        Report($"flows resource: every node shows packets for all {lab.FlowCounters(1).Count} flows, hosted on {hosts} node(s)");
+
         int? holder = null;
         await FailoverLab.WaitUntil(() => (holder = lab.Holder(ClusterTopology.ClusterAddress)) is not null, TimeSpan.FromSeconds(30), "a holder");
         long killedAt = FailoverLab.NowUnixMs();
@@ -98,6 +112,7 @@ public sealed class FailoverTests(FailoverLab lab, ITestOutputHelper output) : I
     [Fact]
     public async Task A_sigterm_hands_the_node_s_sources_over_before_it_leaves()
     {
+        await lab.Settle();
         int? host = null;
         await FailoverLab.WaitUntil(() => (host = lab.HostOf(1)) is not null, TimeSpan.FromSeconds(30), "a host for source 1");
         var flowsThere = Enumerable.Range(0, FailoverLab.InitialFlows).Where(i => lab.HostOf(i) == host).ToList();
@@ -121,20 +136,12 @@ public sealed class FailoverTests(FailoverLab lab, ITestOutputHelper output) : I
     [Fact]
     public async Task A_partitioned_node_is_downed_and_stops_emitting()
     {
-        // A partition of a settled cluster: every node has seen three members Up for 5 s without a break. Cut within
+        // A partition of a settled cluster (Settle: three members Up on every node, no flow moving). Cut within
         // about 2 s of a member joining (the previous test restarts one), the members' failure detectors have not
         // all started on the new member, the isolated node sees its two peers go unreachable 1.5 s apart, and with
         // stable-after = 1s its resolver decides between the two (it downs the first as a 2-of-3 majority, then wins
         // the 1-1 split on the lowest address): it stays up on its own. Known limit, written up in docs/cluster.md.
-        var steady = System.Diagnostics.Stopwatch.StartNew();
-        await FailoverLab.WaitUntil(() =>
-        {
-            if (!Enumerable.Range(1, 3).All(n => !lab.Topology.Node(n).HasExited && lab.UpMembers(n) == 3))
-            {
-                steady.Restart();
-            }
-            return steady.Elapsed > TimeSpan.FromSeconds(5);
-        }, TimeSpan.FromSeconds(90), "three members up on every node for 5 s");
+        await lab.Settle();
         int? host = null;
         await FailoverLab.WaitUntil(() => (host = lab.HostOf(2)) is not null, TimeSpan.FromSeconds(30), "a host for source 2");
         var flowsThere = Enumerable.Range(0, FailoverLab.InitialFlows).Where(i => lab.HostOf(i) == host).ToList();
@@ -165,6 +172,7 @@ public sealed class FailoverTests(FailoverLab lab, ITestOutputHelper output) : I
     [Fact]
     public async Task Killing_the_singleton_s_node_in_a_burst_of_joins_loses_no_admitted_flow()
     {
+        await lab.Settle();
         int? singleton = null;
         await FailoverLab.WaitUntil(() => (singleton = lab.Holder("budget")) is not null, TimeSpan.FromSeconds(30), "the budget's node");
         for (int i = FailoverLab.InitialFlows; i < ClusterTopology.Sources; i++)

@@ -20,6 +20,9 @@ public sealed class JoinLeaveTests(SingleNodeLab lab)
         // FRR sent a Join for (S,G) to us, and the node took it.
         await SingleNodeLab.WaitUntil(() => lab.PimJoined(IngestTopology.Source), TimeSpan.FromSeconds(10), "the PIM join in the node's demand");
         await SingleNodeLab.WaitUntil(() => lab.Admitted(IngestTopology.Source), TimeSpan.FromSeconds(10), "admission of the flow");
+        // While it flows, the node counts it per (S,G) (read now: the series ends with the flow).
+        string flow = $"source=\"{IngestTopology.Source}\",group=\"{SingleNodeLab.Group}\"";
+        await SingleNodeLab.WaitUntil(() => lab.Counter("ingest_flow_packets_total", flow) > 0, TimeSpan.FromSeconds(10), "the flow's packets counted");
 
         var left = await receiver.WaitForLine(l => l.Contains("\"event\":\"left\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         var leftAt = DateTime.UtcNow;
@@ -35,9 +38,11 @@ public sealed class JoinLeaveTests(SingleNodeLab lab)
             await Task.Delay(quietFrom - DateTime.UtcNow);
         }
         long egressed = lab.Counter("ingest_egress_packets_total");
-        Assert.True(lab.Counter("ingest_flow_packets_total", $"source=\"{IngestTopology.Source}\",group=\"{SingleNodeLab.Group}\"") > 0);
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(egressed, lab.Counter("ingest_egress_packets_total"));
+        // The flow ended on the node: its per-(S,G) series left /metrics (the node-wide ones stay).
+        await SingleNodeLab.WaitUntil(() => !lab.HasSeries("ingest_flow_packets_total", flow), TimeSpan.FromSeconds(10),
+            "the flow's series gone from /metrics");
 
         var summary = await receiver.WaitForLine(l => l.Contains("\"event\":\"summary\"", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
         using var json = JsonDocument.Parse(summary);

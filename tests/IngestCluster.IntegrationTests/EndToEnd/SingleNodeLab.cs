@@ -138,6 +138,13 @@ public sealed class SingleNodeLab : IAsyncLifetime
         return 0;
     }
 
+    /// <summary>Whether /metrics has the series <paramref name="name"/> with exactly <paramref name="labels"/>.</summary>
+    public bool HasSeries(string name, string labels)
+    {
+        string prefix = $"{name}{{{labels}}} ";
+        return Topology.NodeMetrics().Split('\n').Any(l => l.StartsWith(prefix, StringComparison.Ordinal));
+    }
+
     public void AddJoinfileLines(params string[] lines)
     {
         string temp = Joinfile + ".tmp";

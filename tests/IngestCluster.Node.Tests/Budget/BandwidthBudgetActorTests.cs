@@ -111,12 +111,43 @@ public sealed class BandwidthBudgetActorTests : TestKit
         Assert.Equal(20_000_000, report.Used);
         Assert.Equal(40_000_000, report.Admitted.Single(a => a.Flow == A).OffloadBitsPerSecond);
 
-        // The sources stage hears of A (source S) and C, never of B.
-        var told = _sources.ReceiveWhile(TimeSpan.FromSeconds(1), m => (SourceProtocol.EnsureGroups)m);
+        // While the metadata was fetched, every waiting flow's source was told to prepare (relay and tunnel, joining
+        // nothing), each once and before any decision; then the sources stage hears groups of A (source S) and C,
+        // never of B.
+        var messages = _sources.ReceiveWhile(TimeSpan.FromSeconds(1), m => m);
+        var prepared = messages.TakeWhile(m => m is SourceProtocol.Prepare).Cast<SourceProtocol.Prepare>().Select(p => p.Source).ToList();
+        Assert.Equal(new[] { A.Source, B.Source, C.Source }.Distinct().OrderBy(a => a.ToString()), prepared.OrderBy(a => a.ToString()));
+        var told = messages.Skip(prepared.Count).Select(m => Assert.IsType<SourceProtocol.EnsureGroups>(m)).ToList();
         Assert.Contains(told, e => e.Source.Equals(S) && e.Groups.SequenceEqual([A.Group]));
         Assert.Contains(told, e => e.Source.Equals(C.Source) && e.Groups.SequenceEqual([C.Group]));
         Assert.DoesNotContain(told, e => e.Groups.Contains(B.Group));
         Assert.Equal(1, _metrics.Value("ingest_budget_flows_blocked_total"));
+    }
+
+    [Fact]
+    public void A_flow_demanded_again_after_its_metadata_expired_waits_for_a_fresh_fetch_and_its_source_prepares_meanwhile()
+    {
+        var budget = Start(Limited);
+        Join(budget, A, population: 2);
+        var ask = _dorms.ExpectMsg<MetadataProtocol.GetFlowMetadata>(TimeSpan.FromSeconds(10));
+        _dorms.LastSender.Tell(new MetadataProtocol.FlowMetadataResult(ask.Flow, new MetadataResult.Found(
+            new CbaccMetadata(4_000_000, 1400, TimeSpan.FromSeconds(2), 256, CbaccNameSet.Current), _clock.GetUtcNow().AddSeconds(1))));
+        AwaitReport(budget, r => r.Admitted.Length == 1);
+        budget.Tell(new DemandProtocol.DemandChanged("n1/joinfile", A, Joined: false, 1));
+        AwaitReport(budget, r => r.Admitted.IsEmpty);
+        _sources.ReceiveWhile(TimeSpan.FromMilliseconds(300), m => m);
+
+        // Past the metadata's lifetime, the same flow again: it is not admitted on the expired size, but asked for
+        // again, and its source is told to prepare while the answer comes.
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        Join(budget, A, population: 2);
+        Assert.Equal(A, _dorms.ExpectMsg<MetadataProtocol.GetFlowMetadata>(TimeSpan.FromSeconds(10)).Flow);
+        Assert.Equal(S, _sources.FishForMessage<SourceProtocol.Prepare>(_ => true, TimeSpan.FromSeconds(10)).Source);
+        Assert.True(ReportOf(budget).Admitted.IsEmpty);
+        _dorms.LastSender.Tell(new MetadataProtocol.FlowMetadataResult(A, new MetadataResult.Found(
+            new CbaccMetadata(6_000_000, 1400, TimeSpan.FromSeconds(2), 256, CbaccNameSet.Current), _clock.GetUtcNow().AddHours(1))));
+        var report = AwaitReport(budget, r => r.Admitted.Length == 1);
+        Assert.Equal(6_000_000, report.Admitted[0].BitsPerSecond);
     }
 
     [Fact]

@@ -161,7 +161,7 @@ public sealed class TunnelReceiveLoopTests
         Assert.Equal(1, _egress.Count);
     }
 
-    private sealed class RecordingEgress : INativeEgress
+    internal sealed class RecordingEgress : INativeEgress
     {
         private readonly List<byte[]> _sent = [];
 

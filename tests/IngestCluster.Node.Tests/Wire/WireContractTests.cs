@@ -53,7 +53,8 @@ public sealed class WireContractTests : IDisposable
         { "BudgetReport", "br", "010180d8f1160873657474696e677380c8d0070104c633640c04e801010180c8d0078090a10f03056362616363011020010db800000000000000000000000510ff3e0000000000000000000080000001d6c9b684ce67094f7665724c696d69740d6e65656473203230204d627073010104c633640c04e8010109f6a1a484ce67010b6e312f70696d2f65746831" },
         { "EnsureGroups", "eg", "0104c633640c0204e801010104e8010102" },
         { "GetSourceStatus", "gs", "0104c633640c" },
-        { "SourceStatus", "ss", "010d3139382e35312e3130302e31320654756e6e656c010d31302e302e302e313a3232363802757001093233322e312e312e310000" },
+        { "Prepare", "pr", "0104c633640c" },
+        { "SourceStatus", "s2", "010d3139382e35312e3130302e31320654756e6e656c010d31302e302e302e313a3232363802757001093233322e312e312e3100026e3101093233322e312e312e31d00fc0d2a00104" },
     };
 
     private static object Sample(string name) => name switch
@@ -79,7 +80,9 @@ public sealed class WireContractTests : IDisposable
             ["n1/pim/eth1"]),
         "EnsureGroups" => new SourceProtocol.EnsureGroups(S, [G, IPAddress.Parse("232.1.1.2")]),
         "GetSourceStatus" => new SourceProtocol.GetSourceStatus(S),
-        "SourceStatus" => new SourceProtocol.SourceStatus("198.51.100.12", "Tunnel", "10.0.0.1:2268", "up", ["232.1.1.1"], []),
+        "Prepare" => new SourceProtocol.Prepare(S),
+        "SourceStatus" => new SourceProtocol.SourceStatus("198.51.100.12", "Tunnel", "10.0.0.1:2268", "up", ["232.1.1.1"], [], "n1",
+            [new SourceProtocol.GroupCounters("232.1.1.1", 1000, 1_316_000, 2)]),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
@@ -125,6 +128,7 @@ public sealed class WireContractTests : IDisposable
         { "dc", "01026f6104c633640c04e801010101", "DemandChanged { Origin = oa, Flow = (198.51.100.12,232.1.1.1), Joined = True, Population = 1 }" },
         { "ds", "01026f610204c633640c04e80101011020010db800000000000000000000000510ff3e0000000000000000000080000001", "oa: (198.51.100.12,232.1.1.1) x1, (2001:db8::5,ff3e::8000:1) x1" },
         { "s.b", "010104c633640c04e8010101f6a1a484ce670000", "admitted (198.51.100.12,232.1.1.1) at 1780000000123 0 0; blocked 0; limit none" },
+        { "ss", "010d3139382e35312e3130302e31320654756e6e656c010d31302e302e302e313a3232363802757001093233322e312e312e310000", "198.51.100.12 Tunnel 10.0.0.1:2268 up [232.1.1.1] [] node '' counters 0" },
     };
 
     [Theory]
@@ -139,6 +143,8 @@ public sealed class WireContractTests : IDisposable
             DemandProtocol.DemandSnapshot d => $"{d.Origin}: " + string.Join(", ", d.Flows.Select((f, i) => $"{f} x{d.PopulationAt(i)}")),
             BudgetEvents.BudgetSnapshot b => "admitted " + string.Join(", ", b.Admitted.Select(a => $"{a.Flow} at {a.At.ToUnixTimeMilliseconds()} {a.BitsPerSecond} {a.OffloadBitsPerSecond}"))
                 + $"; blocked {b.Blocked.Count}; limit {b.LimitOverride?.ToString() ?? "none"}",
+            SourceProtocol.SourceStatus st => $"{st.Source} {st.State} {st.Relay} {st.Detail} [{string.Join(",", st.Groups)}] [{string.Join(",", st.HeldDownRelays)}] " +
+                $"node '{st.Node}' counters {st.Counters.Length}",
             _ => message.ToString()!,
         };
         Assert.Equal(expected, seen);
@@ -157,6 +163,8 @@ public sealed class WireContractTests : IDisposable
         var status = (SourceProtocol.SourceStatus)RoundTrip(Sample("SourceStatus"));
         Assert.Equal(("198.51.100.12", "Tunnel", "10.0.0.1:2268", "up"), (status.Source, status.State, status.Relay, status.Detail));
         Assert.Equal<string>(["232.1.1.1"], status.Groups);
+        Assert.Equal("n1", status.Node);
+        Assert.Equal([new SourceProtocol.GroupCounters("232.1.1.1", 1000, 1_316_000, 2)], status.Counters.ToArray());
         Assert.Null(((SourceProtocol.SourceStatus)RoundTrip(new SourceProtocol.SourceStatus("s", "Idle", null, "", [], []))).Relay);
 
         var ensure = (SourceProtocol.EnsureGroups)RoundTrip(Sample("EnsureGroups"));
@@ -171,6 +179,7 @@ public sealed class WireContractTests : IDisposable
     [InlineData("dc", "01026f6104c633640c04e80101010100")]     // bytes left over
     [InlineData("dc", "01026f6105c633640c04e801010101")]       // an address of 5 bytes
     [InlineData("dc", "01026f6104c633640c04e801010102")]       // a boolean of 2
+    [InlineData("s2", "010d3139382e35312e3130302e31320654756e6e656c010d31302e302e302e313a3232363802757001093233322e312e312e3100026e3101093233322e312e312e31d00fc0d2a001")] // a counter missing
     [InlineData("ds", "0102ff6100")]                           // a string that is not UTF-8
     [InlineData("ds", "01026f61ffffffff0f")]                   // a count over the limit
     [InlineData("e.fr", "0104c633640c04e8010101f6a1a484ce6763")] // an unknown release reason
