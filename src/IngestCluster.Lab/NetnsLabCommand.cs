@@ -64,6 +64,12 @@ internal static class NetnsLabCommand
         {
             File.Delete(stale);
         }
+        if (!KernelSupport.MulticastRouting)
+        {
+            // The lab still comes up (the cluster, DNS, DORMS, the relay and joinfile demand work), but the router
+            // carries no receiver's stream.
+            Console.Error.WriteLine($"warning: {KernelSupport.NoMulticastRouting}; the receivers behind the router will get nothing");
+        }
         var started = Stopwatch.StartNew();
         using var lifetime = new LabLifetime(null);
         var plan = new ClusterLabPlan(net, sources, prefix, Path.Combine(dir, "logs"), dormsKbps);

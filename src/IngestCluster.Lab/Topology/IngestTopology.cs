@@ -91,6 +91,12 @@ public sealed class IngestTopology : IAsyncDisposable
     }
 
     /// <summary>Where the built programs are: next to the calling assembly (the test or bench output).</summary>
+    /// <summary>Where a test's receivers of the node's stream stand: behind FRR (<c>rcv</c>, r0) when the kernel routes
+    /// multicast, else on the node's own downstream LAN (<c>rtr</c>, u0), which the node's egress reaches with no router
+    /// between (<see cref="KernelSupport.MulticastRouting"/>).</summary>
+    public static (string Namespace, string Interface) Receivers =>
+        KernelSupport.MulticastRouting ? ("rcv", "r0") : ("rtr", "u0");
+
     public static string Program(string name) => Path.Combine(AppContext.BaseDirectory, $"{name}.dll");
 
     /// <summary>The node program the labs start: the one built next to the caller, or the IngestCluster.Node.dll named

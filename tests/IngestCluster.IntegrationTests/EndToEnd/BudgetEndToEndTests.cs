@@ -9,7 +9,8 @@ namespace IngestCluster.IntegrationTests.EndToEnd;
 /// AMTRELAY and <c>_dorms._tcp</c> SRV records, the lab DORMS server over HTTPS with a CA the test makes, the AMT
 /// relay and three 100 packets/s sources (232.1.1.1-3 from one source address). Each flow is 2 Mbit/s by its CBACC
 /// metadata; the limit, 4.5 Mbit/s, fits two. The joinfile gives the flows populations 50, 20 and none, so their
-/// offloads rank them 1, 2, 3, and receivers join all three through FRR.
+/// offloads rank them 1, 2, 3, and receivers join all three through FRR (on a kernel without multicast routing, on the
+/// node's downstream LAN instead: <see cref="IngestTopology.Receivers"/>).
 /// </summary>
 public sealed class BudgetEndToEndTests
 {
@@ -58,8 +59,10 @@ public sealed class BudgetEndToEndTests
             Assert.Equal(("OverLimit", Groups[2]), (reason.GetProperty("reason").GetString(), reason.GetProperty("group").GetString()));
         }
 
-        var receivers = Groups.Select((g, i) => topology.StartLab("rcv", $"receiver-{i + 1}", "receiver", "--source", IngestTopology.Source,
-            "--group", g, "--port", Port.ToString(CultureInfo.InvariantCulture), "--interface", "r0", "--status-interval", "500ms")).ToArray();
+        // Behind FRR where the kernel routes multicast; else on the node's downstream LAN (the demand is the joinfile's).
+        var (ns, iface) = IngestTopology.Receivers;
+        var receivers = Groups.Select((g, i) => topology.StartLab(ns, $"receiver-{i + 1}", "receiver", "--source", IngestTopology.Source,
+            "--group", g, "--port", Port.ToString(CultureInfo.InvariantCulture), "--interface", iface, "--status-interval", "500ms")).ToArray();
         await WaitUntil(() => Receiving(receivers[0]) && Receiving(receivers[1]), TimeSpan.FromSeconds(30), "the two admitted flows at their receivers");
         // The blocked one gets nothing: neither at its receiver nor on the node's egress.
         await WaitUntil(() => StatusLines(receivers[2]).Count >= 6, TimeSpan.FromSeconds(10), "the third receiver's status");

@@ -9,9 +9,10 @@ namespace IngestCluster.IntegrationTests.EndToEnd;
 [Collection(SingleNodeLabCollection.Name)]
 public sealed class JoinLeaveTests(SingleNodeLab lab)
 {
-    [Fact]
+    [SkippableFact]
     public async Task A_receivers_join_brings_the_stream_through_frr_and_the_tunnel_and_its_leave_stops_it()
     {
+        RequiresKernel.MulticastRouting();
         await lab.WaitUntilNotAdmitted(IngestTopology.Source);
 
         var receiver = lab.StartReceiver(IngestTopology.Source, "--leave-after", "12s", "--linger", "9s", "--expect-rate", "100");
