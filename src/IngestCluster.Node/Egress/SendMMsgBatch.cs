@@ -6,20 +6,19 @@ namespace IngestCluster.Node.Egress;
 
 /// <summary>
 /// The Linux batch of a <see cref="NativeEgress"/>: one sendmmsg for every queued datagram, over mmsghdr, iovec and
-/// sockaddr_in arrays allocated once in native memory (so a flush costs no allocation and no pinning). The
-/// destination of each message is the datagram's own IPv4 destination; with IP_HDRINCL the kernel sends our
-/// header as it is. A datagram the kernel refuses is skipped and counted, and the rest of the batch still goes.
+/// address arrays (sockaddr_ll or sockaddr_in, as the egress's socket takes) allocated once in native memory (so a
+/// flush costs no allocation and no pinning). The destination of each message is the datagram's own IPv4
+/// destination (its multicast MAC address for a packet socket); either socket sends our header as it is. A datagram the kernel refuses is skipped and counted, and the rest of the batch still goes.
 ///
 /// UDP_SEGMENT (GSO) does not apply here: it segments the payload of a UDP socket's send, and a raw IP_HDRINCL
 /// socket sends whole IP datagrams that it never segments; each forwarded datagram costs one message.
 /// </summary>
 internal sealed unsafe class SendMMsgBatch : IEgressBatch
 {
-    private const int NameLength = 16;
     private const int Ipv4MinHeaderLength = 20;
-    private const int DestinationOffset = 16;
 
     private readonly NativeEgress _egress;
+    private readonly int _nameLength;
     private readonly LinuxSockets.MMsgHdr* _messages;
     private readonly LinuxSockets.IoVec* _iov;
     private readonly byte* _names;
@@ -34,15 +33,16 @@ internal sealed unsafe class SendMMsgBatch : IEgressBatch
         Capacity = capacity;
         _messages = (LinuxSockets.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(capacity * sizeof(LinuxSockets.MMsgHdr)));
         _iov = (LinuxSockets.IoVec*)NativeMemory.AllocZeroed((nuint)(capacity * sizeof(LinuxSockets.IoVec)));
-        _names = (byte*)NativeMemory.AllocZeroed((nuint)(capacity * NameLength));
+        _nameLength = egress.NameLength;
+        _names = (byte*)NativeMemory.AllocZeroed((nuint)(capacity * _nameLength));
         _sent = new bool[capacity];
         for (int i = 0; i < capacity; i++)
         {
             _messages[i].Header.Iov = _iov + i;
             _messages[i].Header.IovLength = 1;
-            _messages[i].Header.Name = _names + (i * NameLength);
-            _messages[i].Header.NameLength = NameLength;
-            *(ushort*)(_names + (i * NameLength)) = (ushort)AddressFamily.InterNetwork; // sin_family; port 0
+            _messages[i].Header.Name = _names + (i * _nameLength);
+            _messages[i].Header.NameLength = (uint)_nameLength;
+            egress.InitName(_names + (i * _nameLength));
         }
     }
 
@@ -70,7 +70,7 @@ internal sealed unsafe class SendMMsgBatch : IEgressBatch
         {
             _iov[Count].Base = datagram;
             _iov[Count].Length = (nuint)ipv4Datagram.Length;
-            *(uint*)(_names + (Count * NameLength) + 4) = *(uint*)(datagram + DestinationOffset); // network order
+            _egress.SetDestination(_names + (Count * _nameLength), datagram);
         }
         Count++;
         return true;

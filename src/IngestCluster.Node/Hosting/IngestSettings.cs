@@ -43,8 +43,10 @@ public sealed record PersistenceSettings(string Provider, string ConnectionStrin
 public sealed record JoinfileSettings(string? Path, TimeSpan Debounce, string? ExportAdmittedTo, TimeSpan SnapshotInterval);
 
 /// <summary>Section <c>Egress</c>. <paramref name="HostsSources"/>: whether this node hosts source entities (and so
-/// tunnels): nodes with an egress interface do, a standalone node does, a cluster member without egress does not.</summary>
-public sealed record EgressSettings(string? Interface, int Batch, bool HostsSources);
+/// tunnels): nodes with an egress interface do, a standalone node does, a cluster member without egress does not.
+/// <paramref name="Socket"/>: <c>Egress:Socket</c>, the socket the egress sends by; null (<c>auto</c>) takes a packet
+/// socket where the interface allows one, else a raw socket.</summary>
+public sealed record EgressSettings(string? Interface, int Batch, bool HostsSources, IngestCluster.Node.Egress.EgressSocket? Socket = null);
 
 /// <summary>Section <c>Admin</c>. <paramref name="MetricsFlowLimit"/>: how many (S,G) flows may have per-flow series in
 /// <c>/metrics</c> at once (<c>Admin:MetricsFlowLimit</c>); flows over it are counted in
@@ -161,8 +163,20 @@ public sealed record IngestSettings(
 
         string? egressInterface = r.OptionalString("Egress:Interface");
         bool standalone = seeds.Count == 0;
+        IngestCluster.Node.Egress.EgressSocket? egressSocket = r.String("Egress:Socket", "auto").ToLowerInvariant() switch
+        {
+            "auto" => null,
+            "packet" => IngestCluster.Node.Egress.EgressSocket.Packet,
+            "raw" => IngestCluster.Node.Egress.EgressSocket.Raw,
+            var other => Invalid(other),
+        };
+        IngestCluster.Node.Egress.EgressSocket? Invalid(string value)
+        {
+            r.Fail("Egress:Socket", value, "auto, packet or raw");
+            return null;
+        }
         var egress = new EgressSettings(egressInterface, r.Int("Egress:Batch", 64, 1, 1024),
-            r.Bool("Sources:Host", egressInterface is not null || standalone));
+            r.Bool("Sources:Host", egressInterface is not null || standalone), egressSocket);
 
         string adminUrl = r.String("Admin:Url", $"http://127.0.0.1:{DefaultAdminPort}");
         string? token = r.OptionalString("Admin:Token");

@@ -81,11 +81,15 @@ public static class NodeHost
         {
             try
             {
-                egress = new NativeEgress(egressInterface, metrics);
+                // auto: a packet socket where the interface allows one (it measured better), else the raw socket.
+                var kind = settings.Egress.Socket
+                    ?? (NativeEgress.CanUsePacketSocket(egressInterface, out _) ? EgressSocket.Packet : EgressSocket.Raw);
+                egress = new NativeEgress(egressInterface, metrics, kind);
+                settings = settings with { Egress = settings.Egress with { Socket = kind } };
             }
             catch (Exception e) when (e is System.Net.Sockets.SocketException or ArgumentException or InvalidOperationException or UnauthorizedAccessException)
             {
-                throw new NodeStartException($"Egress:Interface = \"{egressInterface}\": cannot open a raw socket on it ({e.Message}); " +
+                throw new NodeStartException($"Egress:Interface = \"{egressInterface}\": cannot open the egress socket on it ({e.Message}); " +
                     "it needs an existing interface and CAP_NET_RAW (root)");
             }
         }
@@ -148,7 +152,9 @@ public sealed class NodeApplication(WebApplication app, IngestSettings settings,
         log.LogInformation("node.starting: {Name}, data in {DataDirectory}, admin API on {AdminUrl}, demand from {Demand}, egress {Egress}",
             Settings.Node.Name, Settings.Node.DataDirectory, Settings.Admin.Url,
             string.Join(", ", Settings.Pim.Select(p => "PIM on " + p.Name).Append(Settings.Joinfile.Path ?? "").Where(d => d.Length > 0)),
-            Settings.Egress.Interface ?? "none (tunnelled data is counted and dropped)");
+            Settings.Egress.Interface is { } egressInterface
+                ? $"{egressInterface} ({(Settings.Egress.Socket == EgressSocket.Packet ? "packet" : "raw")} socket)"
+                : "none (tunnelled data is counted and dropped)");
     }
 
     public async Task RunAsync()

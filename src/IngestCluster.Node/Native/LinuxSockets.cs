@@ -114,6 +114,25 @@ internal static unsafe partial class LinuxSockets
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 
+    public const int AfPacket = 17;
+    public const int SockDgram = 2;
+    public const int SockCloExec = 0x80000;
+    public const int SiocGIfHwAddr = 0x8927;
+    public const ushort ArphrdEther = 1;
+    /// <summary>sizeof(struct sockaddr_ll).</summary>
+    public const int SockAddrLlLength = 20;
+    /// <summary>sizeof(struct ifreq).</summary>
+    public const int IfReqLength = 40;
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "sendto", SetLastError = true)]
+    public static partial nint SendTo(int fd, void* buffer, nuint length, int flags, void* address, uint addressLength);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(int fd, nuint request, void* argument);
+
     [LibraryImport("libc", EntryPoint = "if_nametoindex", StringMarshalling = StringMarshalling.Utf8)]
     public static partial uint IfNameToIndex(string name);
 

@@ -37,11 +37,13 @@ public sealed class NativeEgressTests : IDisposable
         _link.Dispose();
     }
 
-    [Fact]
-    public void Sent_datagram_arrives_unchanged_with_its_ttl_at_a_source_specific_member()
+    [Theory]
+    [InlineData(EgressSocket.Packet)]
+    [InlineData(EgressSocket.Raw)]
+    public void Sent_datagram_arrives_unchanged_with_its_ttl_at_a_source_specific_member(EgressSocket kind)
     {
         var metrics = new NodeMetrics();
-        using var egress = _sender.Run(() => new NativeEgress(_link.InterfaceA, metrics));
+        using var egress = _sender.Run(() => new NativeEgress(_link.InterfaceA, metrics, kind));
         using var raw = _receiver.Run(() => JoinedSocket(SocketType.Raw, ProtocolType.Udp, bindPort: null));
         using var udp = _receiver.Run(() => JoinedSocket(SocketType.Dgram, ProtocolType.Udp, bindPort: Port));
         var payload = new byte[300];
@@ -65,10 +67,12 @@ public sealed class NativeEgressTests : IDisposable
         Assert.Equal(datagram.Length, metrics.Value("ingest_egress_bytes_total"));
     }
 
-    [Fact]
-    public void Datagram_from_another_source_does_not_reach_the_source_specific_member()
+    [Theory]
+    [InlineData(EgressSocket.Packet)]
+    [InlineData(EgressSocket.Raw)]
+    public void Datagram_from_another_source_does_not_reach_the_source_specific_member(EgressSocket kind)
     {
-        using var egress = _sender.Run(() => new NativeEgress(_link.InterfaceA, new NodeMetrics()));
+        using var egress = _sender.Run(() => new NativeEgress(_link.InterfaceA, new NodeMetrics(), kind));
         using var udp = _receiver.Run(() => JoinedSocket(SocketType.Dgram, ProtocolType.Udp, bindPort: Port));
         var other = BuildDatagram(IPAddress.Parse("10.202.0.99"), Group, ttl: 5, identification: 1, [1, 2, 3]);
         var joined = BuildDatagram(IPAddress.Parse(SourceAddress), Group, ttl: 5, identification: 2, [4, 5, 6]);
@@ -82,11 +86,13 @@ public sealed class NativeEgressTests : IDisposable
         Assert.Equal(new byte[] { 4, 5, 6 }, received.AsSpan(0, length).ToArray());
     }
 
-    [Fact]
-    public void Datagram_too_short_for_an_ipv4_header_is_refused_and_counted()
+    [Theory]
+    [InlineData(EgressSocket.Packet)]
+    [InlineData(EgressSocket.Raw)]
+    public void Datagram_too_short_for_an_ipv4_header_is_refused_and_counted(EgressSocket kind)
     {
         var metrics = new NodeMetrics();
-        using var egress = _sender.Run(() => new NativeEgress(_link.InterfaceA, metrics));
+        using var egress = _sender.Run(() => new NativeEgress(_link.InterfaceA, metrics, kind));
 
         Assert.False(egress.Send(new byte[19]));
         var notV4 = BuildDatagram(IPAddress.Parse(SourceAddress), Group, 5, 1, [1]);
@@ -99,16 +105,52 @@ public sealed class NativeEgressTests : IDisposable
     }
 
     [Fact]
+    public void A_packet_socket_frame_goes_to_the_group_s_multicast_mac_address_from_the_interface_s_own()
+    {
+        using var egress = _sender.Run(() => new NativeEgress(_link.InterfaceA, new NodeMetrics(), EgressSocket.Packet));
+        // A packet capture socket on the receiving side sees the whole Ethernet frame.
+        using var capture = _receiver.Run(() => new Socket(AddressFamily.Packet, SocketType.Raw,
+            (ProtocolType)(ushort)IPAddress.HostToNetworkOrder((short)0x0800)));
+        capture.ReceiveTimeout = 5000;
+        var group = IPAddress.Parse("232.130.5.9"); // high bit of the second byte set: only the low 23 bits go in the MAC
+        var datagram = BuildDatagram(IPAddress.Parse(SourceAddress), group, ttl: 4, identification: 0x0101, [9, 9, 9]);
+
+        Assert.True(egress.Send(datagram));
+
+        var frame = new byte[2048];
+        int length;
+        do
+        {
+            length = capture.Receive(frame); // skip anything else on the link (IPv6 is not ETH_P_IP; IGMP reports might be)
+        }
+        while (!frame.AsSpan(14, Math.Max(0, length - 14)).SequenceEqual(datagram));
+        Assert.Equal(new byte[] { 0x01, 0x00, 0x5e, 0x02, 0x05, 0x09 }, frame[..6]);
+        Assert.False(frame.AsSpan(6, 6).SequenceEqual(new byte[6]), "the source MAC is the interface's, not zeros");
+        Assert.Equal(new byte[] { 0x08, 0x00 }, frame[12..14]);
+    }
+
+    [Fact]
+    public void A_packet_socket_on_an_interface_without_ethernet_is_a_clear_argument_error()
+    {
+        Assert.False(_sender.Run(() => NativeEgress.CanUsePacketSocket("lo", out _)));
+        var error = Assert.Throws<ArgumentException>(() => _sender.Run(() => new NativeEgress("lo", new NodeMetrics(), EgressSocket.Packet)));
+        Assert.Contains("not an Ethernet interface", error.Message, StringComparison.Ordinal);
+        Assert.True(_sender.Run(() => NativeEgress.CanUsePacketSocket(_link.InterfaceA, out _)));
+    }
+
+    [Fact]
     public void Missing_interface_is_a_clear_argument_error()
     {
         var error = Assert.Throws<ArgumentException>(() => _sender.Run(() => new NativeEgress("iceg-nothere", new NodeMetrics())));
         Assert.Contains("iceg-nothere", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Send_loop_allocates_nothing()
+    [Theory]
+    [InlineData(EgressSocket.Packet)]
+    [InlineData(EgressSocket.Raw)]
+    public void Send_loop_allocates_nothing(EgressSocket kind)
     {
-        using var egress = _sender.Run(() => new NativeEgress(_link.InterfaceA, new NodeMetrics()));
+        using var egress = _sender.Run(() => new NativeEgress(_link.InterfaceA, new NodeMetrics(), kind));
         var destinations = new[] { Group, IPAddress.Parse("232.202.0.8") }
             .Select(g => BuildDatagram(IPAddress.Parse(SourceAddress), g, 9, 3, new byte[1316])).ToArray();
 

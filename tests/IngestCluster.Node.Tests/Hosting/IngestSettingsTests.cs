@@ -56,6 +56,17 @@ public sealed class IngestSettingsTests
     }
 
     [Fact]
+    public void Egress_socket_is_auto_packet_or_raw()
+    {
+        Assert.Null(Read([], out _).Egress.Socket);
+        Assert.Equal(IngestCluster.Node.Egress.EgressSocket.Packet, Read(new() { ["Egress:Socket"] = "packet" }, out _).Egress.Socket);
+        Assert.Equal(IngestCluster.Node.Egress.EgressSocket.Raw, Read(new() { ["Egress:Socket"] = "RAW" }, out _).Egress.Socket);
+        Read(new() { ["Egress:Socket"] = "af_xdp" }, out var bad);
+        var error = Assert.Single(bad.Errors);
+        Assert.Equal(("Egress:Socket", "af_xdp", "auto, packet or raw"), (error.Key, error.Value, error.Expected));
+    }
+
+    [Fact]
     public void Tunnel_data_plane_keys_choose_the_upstream_and_size_the_buffers_with_units()
     {
         var settings = Read(new()

@@ -43,15 +43,17 @@ public sealed class BatchedReceiveLoopTests : IDisposable
         return socket;
     });
 
-    [Fact]
-    public async Task Batches_forward_joined_data_with_ttl_decremented_and_count_every_drop()
+    [Theory]
+    [InlineData(EgressSocket.Packet)]
+    [InlineData(EgressSocket.Raw)]
+    public async Task Batches_forward_joined_data_with_ttl_decremented_and_count_every_drop(EgressSocket kind)
     {
         var metrics = new NodeMetrics();
         var flow = new SourceGroup(IPAddress.Parse(_link.AddressA), Group);
         using var tunnel = Udp(_link.AddressA);
         using var relay = Udp(_link.AddressA);
         using var stranger = Udp(_link.AddressA);
-        using var egress = _a.Run(() => new NativeEgress(_link.InterfaceA, metrics));
+        using var egress = _a.Run(() => new NativeEgress(_link.InterfaceA, metrics, kind));
         using var member = _b.Run(() =>
         {
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Udp);

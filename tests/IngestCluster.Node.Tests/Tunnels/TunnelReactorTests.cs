@@ -38,7 +38,7 @@ public sealed class TunnelReactorTests
         var metrics = new NodeMetrics();
         var flows = Enumerable.Range(0, Tunnels)
             .Select(i => new SourceGroup(IPAddress.Parse($"10.210.100.{i + 1}"), IPAddress.Parse($"232.210.0.{i + 1}"))).ToArray();
-        using var egress = a.Run(() => new NativeEgress(link.InterfaceA, metrics));
+        using var egress = a.Run(() => new NativeEgress(link.InterfaceA, metrics, EgressSocket.Packet)); // the node's default
         var tunnels = Enumerable.Range(0, Tunnels).Select(_ => Udp(a, link.AddressA)).ToArray();
         var relays = Enumerable.Range(0, Tunnels).Select(_ => Udp(a, link.AddressA)).ToArray();
         using var member = b.Run(() => new GroupCounter(link.InterfaceB, flows.Select(f => f.Group)));
