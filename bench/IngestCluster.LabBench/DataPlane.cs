@@ -29,13 +29,19 @@ internal static partial class DataPlane
         await using var lab = CreateLab();
 
         var results = new Dictionary<string, List<Sample>>();
-        string[] order = ["ours, batch 64", "ours, batch 64, UDP GRO", "ours, batch 1", "bare C#", "cfwd 1", "cfwd 64", "kernel mroute"];
+        string[] order = ["ours, batch 64, packet socket", "ours, batch 64", "ours, batch 64, UDP GRO", "ours, batch 1", "bare C#", "cfwd 1", "cfwd 64", "kernel mroute"];
+        if (!KernelSupport.MulticastRouting)
+        {
+            Console.WriteLine($"kernel mroute: not run ({KernelSupport.NoMulticastRouting})");
+            order = [.. order.Where(n => n != "kernel mroute")];
+        }
         for (int round = 1; round <= rounds; round++)
         {
             foreach (var name in order)
             {
                 var sample = name switch
                 {
+                    "ours, batch 64, packet socket" => await InProcess(lab, tools, round, bare: false, batch: 64, egressSocket: EgressSocket.Packet),
                     "ours, batch 64" => await InProcess(lab, tools, round, bare: false, batch: 64),
                     "ours, batch 64, UDP GRO" => await WithGro(lab, tools, () => InProcess(lab, tools, round, bare: false, batch: 64, gro: true)),
                     "ours, batch 1" => await InProcess(lab, tools, round, bare: false, batch: 1),
@@ -56,17 +62,20 @@ internal static partial class DataPlane
             return v.Count % 2 == 1 ? v[v.Count / 2] : (v[(v.Count / 2) - 1] + v[v.Count / 2]) / 2;
         }
         double cfwd64 = Median(results["cfwd 64"].Select(s => s.PacketsPerSecond));
+        double PerCpu(string name) => Median(results[name].Select(s => s.CpuSeconds > 0 ? s.Packets / s.CpuSeconds : double.NaN));
+        double cfwd64PerCpu = PerCpu("cfwd 64");
         double bare = Median(results["bare C#"].Select(s => s.PacketsPerSecond));
         Console.WriteLine();
-        Console.WriteLine($"| forwarder | packets/s (median of {rounds}) | per-core packets/s | ratio to cfwd 64 | ratio to bare C# |");
-        Console.WriteLine("|---|---:|---:|---:|---:|");
+        Console.WriteLine($"| forwarder | packets/s (median of {rounds}) | packets per CPU-second | per CPU-second, ratio to cfwd 64 | packets/s, ratio to cfwd 64 | packets/s, ratio to bare C# |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|");
         foreach (var name in order)
         {
             double pps = Median(results[name].Select(s => s.PacketsPerSecond));
-            double perCore = Median(results[name].Select(s => s.CpuSeconds > 0 ? s.Packets / s.CpuSeconds : double.NaN));
-            Console.WriteLine($"| {name} | {pps:N0} | {(double.IsNaN(perCore) ? "n/a" : perCore.ToString("N0", CultureInfo.InvariantCulture))} | {pps / cfwd64:0.00} | {pps / bare:0.00} |");
+            double perCore = PerCpu(name);
+            string perCpuCells = double.IsNaN(perCore) ? "n/a | n/a" : $"{perCore.ToString("N0", CultureInfo.InvariantCulture)} | {perCore / cfwd64PerCpu:0.00}";
+            Console.WriteLine($"| {name} | {pps:N0} | {perCpuCells} | {pps / cfwd64:0.00} | {pps / bare:0.00} |");
         }
-        var alloc = results["ours, batch 64"].Concat(results["ours, batch 1"]).Select(s => s.AllocatedBytesPerPacket ?? double.NaN).ToList();
+        var alloc = results["ours, batch 64, packet socket"].Concat(results["ours, batch 64"]).Concat(results["ours, batch 1"]).Select(s => s.AllocatedBytesPerPacket ?? double.NaN).ToList();
         Console.WriteLine($"\nours: allocated bytes per packet (whole process, per run): {string.Join(", ", alloc.Select(a => a.ToString("0.000", CultureInfo.InvariantCulture)))}");
         return 0;
     }
@@ -103,16 +112,17 @@ internal static partial class DataPlane
     private sealed record Sample(long Packets, double PacketsPerSecond, double CpuSeconds, double? AllocatedBytesPerPacket);
 
     /// <summary>Our data path or the bare loop, in this process, on sockets made inside the fwd namespace.</summary>
-    private static async Task<Sample> InProcess(NetnsLab lab, string tools, int round, bool bare, int batch, bool gro = false)
+    private static async Task<Sample> InProcess(NetnsLab lab, string tools, int round, bool bare, int batch, bool gro = false,
+        EgressSocket egressSocket = EgressSocket.Raw)
     {
-        string tag = bare ? "bare" : $"ours{batch}";
+        string tag = bare ? "bare" : $"ours{batch}{(egressSocket == EgressSocket.Packet ? "p" : "")}";
         var sink = StartSink(lab, tools, $"sink-{tag}-{round}");
         var (udp, egress, bareRaw) = OnNamespaceThread(lab.Ns("fwd"), () =>
         {
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
             socket.ReceiveBufferSize = 4 << 20;
             socket.Bind(new IPEndPoint(IPAddress.Parse("10.99.1.2"), AmtPort));
-            return (socket, new NativeEgress("f1", new NodeMetrics()), bare ? BareRawSocket("f1") : null);
+            return (socket, new NativeEgress("f1", new NodeMetrics(), egressSocket), bare ? BareRawSocket("f1") : null);
         });
         var gen = lab.Start("src", $"gen-{tag}-{round}", "taskset", ["-c", "0", $"{tools}/gen", "amt", "10.99.1.2", AmtPort.ToString(CultureInfo.InvariantCulture), "64"]);
 
@@ -339,7 +349,7 @@ internal static partial class DataPlane
                 TunnelSocketOptions.SetReceiveBuffer(list[i], TunnelSocketOptions.Default.ReceiveBufferFloor);
                 list[i].Bind(new IPEndPoint(IPAddress.Parse("10.99.1.2"), TunnelBasePort + i));
             }
-            return (list, new NativeEgress("f1", metrics));
+            return (list, new NativeEgress("f1", metrics, EgressSocket.Packet));
         });
         var reactor = new TunnelReactor(Environment.ProcessorCount, 64, udpGro: false, metrics);
         var paths = sockets.Select(socket => new TunnelDataPath(socket, relay, egress, _ => { }, metrics)
