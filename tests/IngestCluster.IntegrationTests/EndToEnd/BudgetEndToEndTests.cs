@@ -63,10 +63,10 @@ public sealed class BudgetEndToEndTests
         var (ns, iface) = IngestTopology.Receivers;
         var receivers = Groups.Select((g, i) => topology.StartLab(ns, $"receiver-{i + 1}", "receiver", "--source", IngestTopology.Source,
             "--group", g, "--port", Port.ToString(CultureInfo.InvariantCulture), "--interface", iface, "--status-interval", "500ms")).ToArray();
-        await WaitUntil(() => Receiving(receivers[0]) && Receiving(receivers[1]), TimeSpan.FromSeconds(30), "the two admitted flows at their receivers");
+        await WaitUntil(() => ReceiverStatus.Receiving(receivers[0]) && ReceiverStatus.Receiving(receivers[1]), TimeSpan.FromSeconds(30), "the two admitted flows at their receivers");
         // The blocked one gets nothing: neither at its receiver nor on the node's egress.
-        await WaitUntil(() => StatusLines(receivers[2]).Count >= 6, TimeSpan.FromSeconds(10), "the third receiver's status");
-        Assert.Equal(0, LastStatus(receivers[2])!.Value.GetProperty("received").GetInt64());
+        await WaitUntil(() => ReceiverStatus.Lines(receivers[2]).Count >= 6, TimeSpan.FromSeconds(10), "the third receiver's status");
+        Assert.Equal(0, ReceiverStatus.Last(receivers[2])!.Value.GetProperty("received").GetInt64());
         Assert.Equal(0, FlowPackets(topology, Groups[2]));
 
         // Raising the limit admits it once its hold-down (8 s) is over.
@@ -75,7 +75,7 @@ public sealed class BudgetEndToEndTests
         var raisedAt = DateTime.UtcNow;
         await WaitForBudget(topology, b => Admitted(b).Count == 3, TimeSpan.FromSeconds(30), "the third flow admitted after the raise");
         Assert.True(DateTime.UtcNow - raisedAt < TimeSpan.FromSeconds(20), $"admitted {(DateTime.UtcNow - raisedAt).TotalSeconds:0.0} s after the raise");
-        await WaitUntil(() => Receiving(receivers[2]), TimeSpan.FromSeconds(30), "the third flow at its receiver");
+        await WaitUntil(() => ReceiverStatus.Receiving(receivers[2]), TimeSpan.FromSeconds(30), "the third flow at its receiver");
 
         // Lowering it drops the lowest-ranked flow (the third: the least offload), and its receiver goes quiet.
         Post(topology, "/budget/limit", "4.5Mbps");
@@ -83,8 +83,8 @@ public sealed class BudgetEndToEndTests
         Assert.Equal([Groups[0], Groups[1]], Admitted(lowered));
         var dropped = Blocked(lowered).Single();
         Assert.Equal((Groups[2], "Dropped"), (dropped.Group, dropped.Reason));
-        await WaitUntil(() => Quiet(receivers[2], lines: 6), TimeSpan.FromSeconds(30), "the dropped flow's receiver to go quiet");
-        Assert.True(Receiving(receivers[0]) && Receiving(receivers[1]), "the two kept flows still flow");
+        await WaitUntil(() => ReceiverStatus.Quiet(receivers[2], lines: 6), TimeSpan.FromSeconds(30), "the dropped flow's receiver to go quiet");
+        Assert.True(ReceiverStatus.Receiving(receivers[0]) && ReceiverStatus.Receiving(receivers[1]), "the two kept flows still flow");
         Assert.False(node.HasExited);
     }
 
@@ -129,22 +129,6 @@ public sealed class BudgetEndToEndTests
         var line = topology.NodeMetrics().Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
         return line is null ? 0 : long.Parse(line[prefix.Length..], CultureInfo.InvariantCulture);
     }
-
-    private static List<JsonElement> StatusLines(LabProcess receiver) =>
-        [.. receiver.Lines().Where(l => l.Contains("\"event\":\"status\"", StringComparison.Ordinal))
-            .Select(l => { using var d = JsonDocument.Parse(l); return d.RootElement.Clone(); })];
-
-    private static JsonElement? LastStatus(LabProcess receiver) => StatusLines(receiver) is { Count: > 0 } lines ? lines[^1] : null;
-
-    /// <summary>Its last two status lines (1 s) each saw packets.</summary>
-    private static bool Receiving(LabProcess receiver) =>
-        StatusLines(receiver) is { Count: >= 2 } lines && lines[^1].GetProperty("receivedSinceLastStatus").GetInt64() > 0
-            && lines[^2].GetProperty("receivedSinceLastStatus").GetInt64() > 0;
-
-    /// <summary>Its last <paramref name="lines"/> status lines saw no packet, after it had received some.</summary>
-    private static bool Quiet(LabProcess receiver, int lines) =>
-        StatusLines(receiver) is { } all && all.Count >= lines && all[^1].GetProperty("received").GetInt64() > 0
-            && all.TakeLast(lines).All(l => l.GetProperty("receivedSinceLastStatus").GetInt64() == 0);
 
     private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
     {

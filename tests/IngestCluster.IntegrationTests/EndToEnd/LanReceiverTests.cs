@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using IngestCluster.Lab.Topology;
 
 namespace IngestCluster.IntegrationTests.EndToEnd;
@@ -35,19 +34,19 @@ public sealed class LanReceiverTests
         File.WriteAllText(joinfile, "");
         var node = topology.StartNode(Path.Combine(lab.Directory, "node-data"),
             $"--Demand:Joinfile={joinfile}", "--Demand:JoinfileDebounce=50ms");
-        await WaitUntil(() => TryMetrics(topology) is not null, TimeSpan.FromSeconds(60), "the node's admin API");
-        Assert.Equal(0, Received(receiver)); // nothing on the LAN before the demand
+        await SingleNodeLab.WaitUntil(() => TryMetrics(topology) is not null, TimeSpan.FromSeconds(60), "the node's admin API");
+        Assert.Equal(0, ReceiverStatus.Received(receiver)); // nothing on the LAN before the demand
 
         var joinedAt = DateTime.UtcNow;
         WriteJoinfile(joinfile, $"{IngestTopology.Source},{Group}\n");
-        await WaitUntil(() => Received(receiver) > 0, TimeSpan.FromSeconds(20), "the first packet at the LAN receiver");
+        await SingleNodeLab.WaitUntil(() => ReceiverStatus.Received(receiver) > 0, TimeSpan.FromSeconds(20), "the first packet at the LAN receiver");
         double firstPacketSeconds = (DateTime.UtcNow - joinedAt).TotalSeconds;
 
         // Steady: at least 95% of the stream over 5 s, and the node counts the flow and its first packet.
-        long before = Received(receiver);
+        long before = ReceiverStatus.Received(receiver);
         var from = DateTime.UtcNow;
         await Task.Delay(TimeSpan.FromSeconds(5));
-        long during = Received(receiver) - before;
+        long during = ReceiverStatus.Received(receiver) - before;
         double window = (DateTime.UtcNow - from).TotalSeconds;
         string flow = $"source=\"{IngestTopology.Source}\",group=\"{Group}\"";
         string metrics = TryMetrics(topology) ?? throw new InvalidOperationException("the node's /metrics did not answer");
@@ -59,7 +58,7 @@ public sealed class LanReceiverTests
         // The line removed: the flow is released, the tunnel leaves the group at the relay, the LAN goes quiet.
         WriteJoinfile(joinfile, "");
         await relay.WaitForLine(l => l.Contains("\"event\":\"leave\"", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
-        await WaitUntil(() => Quiet(receiver, lines: 4), TimeSpan.FromSeconds(20), "the LAN receiver to go quiet");
+        await SingleNodeLab.WaitUntil(() => ReceiverStatus.Quiet(receiver, lines: 4), TimeSpan.FromSeconds(20), "the LAN receiver to go quiet");
         long egressed = Value(TryMetrics(topology)!, "ingest_egress_packets_total", "");
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(egressed, Value(TryMetrics(topology)!, "ingest_egress_packets_total", ""));
@@ -89,30 +88,5 @@ public sealed class LanReceiverTests
         string prefix = labels.Length > 0 ? $"{name}{{{labels}}} " : $"{name} ";
         var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
         return line is null ? 0 : (long)double.Parse(line[prefix.Length..], CultureInfo.InvariantCulture);
-    }
-
-    private static List<JsonElement> StatusLines(LabProcess receiver) =>
-        [.. receiver.Lines().Where(l => l.Contains("\"event\":\"status\"", StringComparison.Ordinal))
-            .Select(l => { using var d = JsonDocument.Parse(l); return d.RootElement.Clone(); })];
-
-    private static long Received(LabProcess receiver) =>
-        StatusLines(receiver) is { Count: > 0 } lines ? lines[^1].GetProperty("received").GetInt64() : 0;
-
-    /// <summary>Its last <paramref name="lines"/> status lines saw no packet, after it had received some.</summary>
-    private static bool Quiet(LabProcess receiver, int lines) =>
-        StatusLines(receiver) is { } all && all.Count >= lines && all[^1].GetProperty("received").GetInt64() > 0
-            && all.TakeLast(lines).All(l => l.GetProperty("receivedSinceLastStatus").GetInt64() == 0);
-
-    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{what}: not within {timeout}");
-            }
-            await Task.Delay(100);
-        }
     }
 }
