@@ -44,7 +44,7 @@ public class PolicyBenchmarks
             total += bits;
         }
         var all = demanded.MoveToImmutable();
-        var admittedAll = admitted.ToImmutable();
+        var admittedAll = AdmittedSet.From(admitted);
         _steady = new PolicyInput { Limit = new Bitrate(total), Demanded = all, Admitted = admittedAll, Now = now };
         _newUnderLimit = new PolicyInput { Limit = new Bitrate(total / 2), Demanded = all, Now = now };
         _limitLowered = _steady with { Limit = new Bitrate(total / 2) };
