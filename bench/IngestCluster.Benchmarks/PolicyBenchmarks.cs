@@ -15,6 +15,11 @@ namespace IngestCluster.Benchmarks;
 /// <item><c>NewUnderLimit</c>: 10,000 new candidates and a limit that fits about half: the rank sort and the
 /// greedy pass with the sibling rule.</item>
 /// <item><c>LimitLowered</c>: all 10,000 admitted and the limit halved: pass 1 ranks and drops.</item>
+/// <item><c>SteadyAfterAChange</c>: <c>Steady</c> on an admitted set one admission newer (one flow's bitrate
+/// changed), the way the first evaluation after a decision runs: the change is folded into a new flat table
+/// first (<see cref="AdmittedSet"/>), then kept for the evaluations after it.</item>
+/// <item><c>EnumerateAdmitted</c>: only the walk of the admitted set's flat table (each flow's rates, no claim
+/// times), for comparison.</item>
 /// </list>
 /// </summary>
 [MemoryDiagnoser]
@@ -24,6 +29,8 @@ public class PolicyBenchmarks
     private PolicyInput _steady = null!;
     private PolicyInput _newUnderLimit = null!;
     private PolicyInput _limitLowered = null!;
+    private SourceGroup _changed;
+    private AdmittedFlow _changedTo;
 
     [GlobalSetup]
     public void Setup()
@@ -48,18 +55,24 @@ public class PolicyBenchmarks
         _steady = new PolicyInput { Limit = new Bitrate(total), Demanded = all, Admitted = admittedAll, Now = now };
         _newUnderLimit = new PolicyInput { Limit = new Bitrate(total / 2), Demanded = all, Now = now };
         _limitLowered = _steady with { Limit = new Bitrate(total / 2) };
+        _changed = all[0].Flow;
+        _changedTo = admittedAll[_changed] with { Bitrate = new Bitrate(admittedAll[_changed].Bitrate.BitsPerSecond + 1) };
     }
 
     [Benchmark]
     public long EnumerateAdmitted()
     {
         long sum = 0;
-        foreach (var (_, a) in _steady.Admitted)
+        foreach (var (_, _, offload) in _steady.Admitted.Rates)
         {
-            sum += a.Offload;
+            sum += offload;
         }
         return sum;
     }
+
+    [Benchmark]
+    public PolicyDecision SteadyAfterAChange() =>
+        BandwidthPolicy.Evaluate(_steady with { Admitted = _steady.Admitted.SetItem(_changed, _changedTo) });
 
     [Benchmark]
     public PolicyDecision Steady() => BandwidthPolicy.Evaluate(_steady);

@@ -122,9 +122,11 @@ public sealed class AdmittedSet : IReadOnlyDictionary<SourceGroup, AdmittedFlow>
         var (table, changes) = Start();
         int at = table.Find(flow);
         bool asInTable = at >= 0 && table[at].Bits == admitted.Bitrate.BitsPerSecond && table[at].Offload == admitted.Offload;
+        // A flow keeps its place: in the table, or among the changes not folded yet.
+        long sequence = changes.TryGetValue(flow, out var pending) ? pending.Sequence : _sequence;
         changes = asInTable
             ? changes.Remove(flow)
-            : changes.SetItem(flow, new Change(admitted.Bitrate.BitsPerSecond, admitted.Offload, false, _sequence));
+            : changes.SetItem(flow, new Change(admitted.Bitrate.BitsPerSecond, admitted.Offload, false, sequence));
         return Next(table, changes, _claims.SetItem(flow, admitted.LastClaimed));
     }
 
