@@ -15,9 +15,12 @@ namespace IngestCluster.Benchmarks;
 /// <item><c>NewUnderLimit</c>: 10,000 new candidates and a limit that fits about half: the rank sort and the
 /// greedy pass with the sibling rule.</item>
 /// <item><c>LimitLowered</c>: all 10,000 admitted and the limit halved: pass 1 ranks and drops.</item>
-/// <item><c>SteadyAfterAChange</c>: <c>Steady</c> on an admitted set one admission newer (one flow's bitrate
-/// changed), the way the first evaluation after a decision runs: the change is folded into a new flat table
-/// first (<see cref="AdmittedSet"/>), then kept for the evaluations after it.</item>
+/// <item><c>SteadyAfterAnAdmission</c>: <c>Steady</c> on an admitted set of 9,999 flows given the 10,000th, the
+/// way the first evaluation after a decision runs: with <see cref="AdmittedSet"/> the admission is applied to a
+/// copy of the flat table first (which is then kept for the evaluations after it).</item>
+/// <item><c>ApplyAdmissions</c>: the budget's state given 10,000 admissions one event at a time, as a burst's
+/// decision or a replay of the journal applies them; <c>RenewClaims</c>: one origin's snapshot of all 10,000
+/// flows renewing their claims.</item>
 /// <item><c>EnumerateAdmitted</c>: only the walk of the admitted set's flat table (each flow's rates, no claim
 /// times), for comparison.</item>
 /// </list>
@@ -29,8 +32,13 @@ public class PolicyBenchmarks
     private PolicyInput _steady = null!;
     private PolicyInput _newUnderLimit = null!;
     private PolicyInput _limitLowered = null!;
-    private SourceGroup _changed;
-    private AdmittedFlow _changedTo;
+    private SourceGroup _last;
+    private AdmittedFlow _lastAdmitted;
+    private PolicyInput _butLast = null!;
+    private BudgetEvents.FlowAdmitted[] _admissions = [];
+    private BudgetState _state = BudgetState.Empty;
+    private ImmutableDictionary<SourceGroup, int> _originFlows = ImmutableDictionary<SourceGroup, int>.Empty;
+    private DateTimeOffset _now;
 
     [GlobalSetup]
     public void Setup()
@@ -55,9 +63,30 @@ public class PolicyBenchmarks
         _steady = new PolicyInput { Limit = new Bitrate(total), Demanded = all, Admitted = admittedAll, Now = now };
         _newUnderLimit = new PolicyInput { Limit = new Bitrate(total / 2), Demanded = all, Now = now };
         _limitLowered = _steady with { Limit = new Bitrate(total / 2) };
-        _changed = all[0].Flow;
-        _changedTo = admittedAll[_changed] with { Bitrate = new Bitrate(admittedAll[_changed].Bitrate.BitsPerSecond + 1) };
+        _last = all[^1].Flow;
+        _lastAdmitted = admittedAll[_last];
+        _butLast = _steady with { Admitted = AdmittedSet.From(admitted.ToImmutable().Remove(_last)) };
+        _admissions = [.. all.Select(d => new BudgetEvents.FlowAdmitted(d.Flow, now, d.Metadata!.Value.Bitrate.BitsPerSecond, OffloadOf(d)))];
+        _state = ApplyAdmissions();
+        _originFlows = all.ToImmutableDictionary(d => d.Flow, d => d.Population);
+        _now = now;
     }
+
+    private static long OffloadOf(DemandedFlow d) => (d.Population - 1) * d.Metadata!.Value.Bitrate.BitsPerSecond;
+
+    [Benchmark]
+    public BudgetState ApplyAdmissions()
+    {
+        var state = BudgetState.Empty;
+        foreach (var admission in _admissions)
+        {
+            state = state.Apply(admission);
+        }
+        return state;
+    }
+
+    [Benchmark]
+    public BudgetState RenewClaims() => _state.WithSnapshot("origin", _originFlows, _now.AddSeconds(1));
 
     [Benchmark]
     public long EnumerateAdmitted()
@@ -71,8 +100,8 @@ public class PolicyBenchmarks
     }
 
     [Benchmark]
-    public PolicyDecision SteadyAfterAChange() =>
-        BandwidthPolicy.Evaluate(_steady with { Admitted = _steady.Admitted.SetItem(_changed, _changedTo) });
+    public PolicyDecision SteadyAfterAnAdmission() =>
+        BandwidthPolicy.Evaluate(_butLast with { Admitted = _butLast.Admitted.SetItem(_last, _lastAdmitted) });
 
     [Benchmark]
     public PolicyDecision Steady() => BandwidthPolicy.Evaluate(_steady);

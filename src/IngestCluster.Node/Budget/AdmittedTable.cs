@@ -8,13 +8,15 @@ namespace IngestCluster.Node.Budget;
 /// <summary>
 /// The admitted flows' bitrates and offloads as one flat array with an open-addressing index on (S,G), immutable
 /// once built: what <see cref="BandwidthPolicy"/> joins the demanded flows with, by probing it once per demanded
-/// flow and walking it only when some admitted flow is not demanded. The order of the entries is the order they
-/// were built in (never a hash order); the index's hash is seeded per process, which changes nothing but the slots.
+/// flow and walking it only when some admitted flow is not demanded. A flow keeps its position from its admission
+/// on; a removed one leaves a hole (skipped by every walk, taken again if the flow comes back) until a quarter of
+/// the positions are holes, and then the table is rebuilt without them. The order of the positions is the order of
+/// the changes (never a hash order); the index's hash is seeded per process, which changes nothing but the slots.
 /// </summary>
 internal sealed class AdmittedTable
 {
-    /// <summary>One admitted flow. <see cref="Key"/> is (S,G) as 64 bits when both are IPv4 (<see cref="Wide"/>
-    /// false), so that a probe compares one number and reads no address.</summary>
+    /// <summary>One position. <see cref="Key"/> is (S,G) as 64 bits when both are IPv4 (<see cref="Wide"/> false),
+    /// so that a probe compares one number and reads no address.</summary>
     internal struct Entry
     {
         public SourceGroup Flow;
@@ -23,9 +25,13 @@ internal sealed class AdmittedTable
         public long Offload;
         public uint Hash;
         public bool Wide;
+        public bool Removed;
     }
 
-    public static readonly AdmittedTable Empty = new([], 0, new ulong[1], 0);
+    /// <summary>A change to apply: the flow admitted with these values, or removed.</summary>
+    internal readonly record struct Change(SourceGroup Flow, long Bits, long Offload, bool Removed);
+
+    public static readonly AdmittedTable Empty = new([], 0, 0, new ulong[1], 0);
 
     private static readonly ulong Seed = (ulong)Random.Shared.NextInt64();
 
@@ -34,14 +40,19 @@ internal sealed class AdmittedTable
     private readonly ulong[] _slots;
     private readonly int _mask;
 
-    private AdmittedTable(Entry[] entries, int count, ulong[] slots, int mask)
+    private AdmittedTable(Entry[] entries, int positions, int count, ulong[] slots, int mask)
     {
         _entries = entries;
+        Positions = positions;
         Count = count;
         _slots = slots;
         _mask = mask;
     }
 
+    /// <summary>The positions, holes included: walk 0 to this and skip the <see cref="Entry.Removed"/> ones.</summary>
+    public int Positions { get; }
+
+    /// <summary>The flows in the table.</summary>
     public int Count { get; }
 
     public ref readonly Entry this[int position] => ref _entries[position];
@@ -54,13 +65,14 @@ internal sealed class AdmittedTable
             return -1;
         }
         var probe = EntryOf(flow, 0, 0);
-        return Find(_entries, _slots, _mask, in probe);
+        int p = Find(_entries, _slots, _mask, in probe);
+        return p >= 0 && !_entries[p].Removed ? p : -1;
     }
 
     /// <summary>The table of these flows in this order; a flow given twice keeps its first place and its last values.</summary>
     public static AdmittedTable Build(IEnumerable<(SourceGroup Flow, long Bits, long Offload)> flows, int capacity)
     {
-        var builder = new Builder(capacity);
+        var builder = new Builder(Empty, capacity);
         foreach (var (flow, bits, offload) in flows)
         {
             builder.Set(EntryOf(flow, bits, offload));
@@ -68,31 +80,21 @@ internal sealed class AdmittedTable
         return builder.ToTable();
     }
 
-    /// <summary>This table with some entries given new values or removed (<paramref name="updates"/>, by position,
-    /// ascending) and new flows, none of them in it, appended in the given order. Entries keep their keys and
-    /// hashes.</summary>
-    public AdmittedTable With(List<(int At, long Bits, long Offload, bool Removed)> updates, List<(SourceGroup Flow, long Bits, long Offload)> added)
+    /// <summary>This table with <paramref name="changes"/> applied in order. Copies the arrays once (two block
+    /// copies) and probes once per change.</summary>
+    public AdmittedTable With(ReadOnlySpan<Change> changes)
     {
-        var builder = new Builder(Count + added.Count);
-        int u = 0;
-        for (int p = 0; p < Count; p++)
+        var builder = new Builder(this, Positions + changes.Length);
+        foreach (var change in changes)
         {
-            var entry = _entries[p];
-            if (u < updates.Count && updates[u].At == p)
+            if (change.Removed)
             {
-                var update = updates[u++];
-                if (update.Removed)
-                {
-                    continue;
-                }
-                entry.Bits = update.Bits;
-                entry.Offload = update.Offload;
+                builder.Remove(EntryOf(change.Flow, 0, 0));
             }
-            builder.Append(in entry);
-        }
-        foreach (var (flow, bits, offload) in added)
-        {
-            builder.Append(EntryOf(flow, bits, offload));
+            else
+            {
+                builder.Set(EntryOf(change.Flow, change.Bits, change.Offload));
+            }
         }
         return builder.ToTable();
     }
@@ -132,6 +134,7 @@ internal sealed class AdmittedTable
         return (uint)x;
     }
 
+    /// <summary>The position holding the probe's flow, removed or not, or −1.</summary>
     private static int Find(Entry[] entries, ulong[] slots, int mask, in Entry probe)
     {
         for (int slot = (int)probe.Hash & mask; ; slot = (slot + 1) & mask)
@@ -155,61 +158,105 @@ internal sealed class AdmittedTable
         }
     }
 
-    /// <summary>Fills a table once; the table it gives is never written again.</summary>
+    /// <summary>Fills a new table, starting from a copy of another; the table it gives is never written again.</summary>
     private sealed class Builder
     {
         private Entry[] _entries;
+        private int _positions;
         private int _count;
-        private ulong[] _slots = [];
+        private ulong[] _slots;
         private int _mask;
 
-        public Builder(int capacity)
+        public Builder(AdmittedTable from, int capacity)
         {
-            _entries = new Entry[Math.Max(capacity, 0)];
-            Index(Math.Max(capacity, 1));
+            _entries = new Entry[Math.Max(capacity, from.Positions)];
+            Array.Copy(from._entries, _entries, from.Positions);
+            _positions = from.Positions;
+            _count = from.Count;
+            if (from.Positions > 0 && _entries.Length * 2 <= from._slots.Length)
+            {
+                _slots = (ulong[])from._slots.Clone();
+                _mask = from._mask;
+            }
+            else
+            {
+                _slots = [];
+                Index();
+            }
         }
 
-        /// <summary>Adds the entry, or gives the flow already there the entry's values.</summary>
+        /// <summary>Adds the entry, or gives the flow already there (or taken out) the entry's values.</summary>
         public void Set(in Entry entry)
         {
             int p = Find(_entries, _slots, _mask, in entry);
             if (p >= 0)
             {
-                _entries[p].Bits = entry.Bits;
-                _entries[p].Offload = entry.Offload;
+                ref var there = ref _entries[p];
+                there.Bits = entry.Bits;
+                there.Offload = entry.Offload;
+                if (there.Removed)
+                {
+                    there.Removed = false;
+                    _count++;
+                }
                 return;
             }
-            Append(in entry);
-        }
-
-        /// <summary>Adds an entry whose flow is not in the table yet.</summary>
-        public void Append(in Entry entry)
-        {
-            if (_count == _entries.Length)
+            if (_positions == _entries.Length)
             {
-                Array.Resize(ref _entries, Math.Max(16, _count * 2));
-                Index(_entries.Length);
+                Array.Resize(ref _entries, Math.Max(16, _positions * 2));
+                Index();
             }
-            _entries[_count++] = entry;
-            Insert(_count - 1);
+            _entries[_positions++] = entry;
+            _count++;
+            Insert(_positions - 1);
         }
 
-        public AdmittedTable ToTable() => _count == 0 ? Empty : new(_entries, _count, _slots, _mask);
+        public void Remove(in Entry probe)
+        {
+            int p = Find(_entries, _slots, _mask, in probe);
+            if (p >= 0 && !_entries[p].Removed)
+            {
+                _entries[p].Removed = true;
+                _count--;
+            }
+        }
 
-        private void Index(int capacity)
+        public AdmittedTable ToTable()
+        {
+            if (_count == 0)
+            {
+                return Empty;
+            }
+            int holes = _positions - _count;
+            if (holes > Math.Max(16, _positions / 4))
+            {
+                // Without the holes, in the same order.
+                int live = 0;
+                for (int p = 0; p < _positions; p++)
+                {
+                    if (!_entries[p].Removed)
+                    {
+                        _entries[live++] = _entries[p];
+                    }
+                }
+                Array.Clear(_entries, live, _positions - live);
+                _positions = live;
+                Index();
+            }
+            return new(_entries, _positions, _count, _slots, _mask);
+        }
+
+        /// <summary>A new index sized for the entries' array, of the positions so far.</summary>
+        private void Index()
         {
             int size = 16;
-            while (size < capacity * 2)
+            while (size < _entries.Length * 2)
             {
                 size <<= 1;
             }
-            if (size == _slots.Length)
-            {
-                return;
-            }
             _slots = new ulong[size];
             _mask = size - 1;
-            for (int p = 0; p < _count; p++)
+            for (int p = 0; p < _positions; p++)
             {
                 Insert(p);
             }

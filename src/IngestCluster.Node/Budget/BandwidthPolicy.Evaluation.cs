@@ -264,8 +264,8 @@ public static partial class BandwidthPolicy
             // Where each demanded flow is in the admitted table (−1: not admitted), and for each admitted flow the
             // demanded one that is it (+1; 0: not demanded).
             var at = Rent<int>(demanded.Length);
-            var demandedAs = Rent<int>(admitted.Count);
-            Array.Clear(demandedAs, 0, admitted.Count);
+            var demandedAs = Rent<int>(admitted.Positions);
+            Array.Clear(demandedAs, 0, admitted.Positions);
             int matched = 0;
             for (int i = 0; i < demanded.Length; i++)
             {
@@ -442,13 +442,13 @@ public static partial class BandwidthPolicy
             int demandedCount = _count;
 
             // All demanded (every tick once the flows are in): nothing to walk.
-            for (int p = 0; p < admitted.Count && matched < admitted.Count; p++)
+            for (int p = 0; p < admitted.Positions && matched < admitted.Count; p++)
             {
-                if (demandedAs[p] != 0)
+                ref readonly var entry = ref admitted[p];
+                if (demandedAs[p] != 0 || entry.Removed)
                 {
                     continue;
                 }
-                ref readonly var entry = ref admitted[p];
                 if (input.ExplicitlyLeft.Contains(entry.Flow))
                 {
                     _released.Add(new FlowRelease(entry.Flow, ReleaseReason.Left));
