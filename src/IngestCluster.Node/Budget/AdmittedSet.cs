@@ -10,9 +10,10 @@ namespace IngestCluster.Node.Budget;
 /// <list type="bullet">
 /// <item>the bitrates and offloads, in a flat table (<see cref="AdmittedTable"/>) that the policy joins with the
 /// demanded flows without walking a tree. A change is first only noted, in a list shared by the sets after it;
-/// the notes are applied to a copy of the table when the policy asks for the table (once per set: the result is
-/// kept, and later changes start from it), or once there are as many as the table has flows (so a burst of
-/// 10,000 admissions copies the table about log2(10,000 / 64) times, not 10,000 times);</item>
+/// the notes are applied when the policy asks for the table (once per set: the result is kept, and later changes
+/// start from it), or once there are as many as the table has flows. Admissions and releases are applied in place
+/// (the table's arrays are shared along the line of sets and only appended to), so a decision does not copy the
+/// table; a burst of 10,000 admissions copies it a few times as it grows, not 10,000 times;</item>
 /// <item>when each was last claimed, apart (every origin snapshot renews them), so that renewing claims changes
 /// neither the table nor the notes. The policy reads them only for the admitted flows nobody demands.</item>
 /// </list>
@@ -76,7 +77,7 @@ public sealed class AdmittedSet : IReadOnlyDictionary<SourceGroup, AdmittedFlow>
             var table = Table;
             for (int p = 0; p < table.Positions; p++)
             {
-                if (!table[p].Removed)
+                if (!table.IsRemoved(p))
                 {
                     yield return (table[p].Flow, new Bitrate(table[p].Bits), table[p].Offload);
                 }

@@ -7,11 +7,17 @@ namespace IngestCluster.Node.Budget;
 
 /// <summary>
 /// The admitted flows' bitrates and offloads as one flat array with an open-addressing index on (S,G), immutable
-/// once built: what <see cref="BandwidthPolicy"/> joins the demanded flows with, by probing it once per demanded
-/// flow and walking it only when some admitted flow is not demanded. A flow keeps its position from its admission
-/// on; a removed one leaves a hole (skipped by every walk, taken again if the flow comes back) until a quarter of
-/// the positions are holes, and then the table is rebuilt without them. The order of the positions is the order of
-/// the changes (never a hash order); the index's hash is seeded per process, which changes nothing but the slots.
+/// as seen from outside: what <see cref="BandwidthPolicy"/> joins the demanded flows with, by probing it once per
+/// demanded flow and walking it only when some admitted flow is not demanded.
+/// <para>A flow keeps its position from its admission on. Positions are only ever added at the end, so tables
+/// share their arrays: a table sees the positions below its <see cref="Positions"/> and the index slots that point
+/// below it (a slot pointing further was empty when the table was made, and is read as empty). The newest table of
+/// a line appends in place (it claims the next positions of the shared arrays; any other table that would append
+/// there copies first). A removed flow is a bit in the table's own small bitmap, a hole that every walk skips and
+/// that the flow takes again if it comes back with the same values. Changing a flow's values, a quarter of the
+/// positions being holes, or a full array, copies the arrays (then without the holes, and with room to grow).</para>
+/// The order of the positions is the order of the changes (never a hash order); the index's hash is seeded per
+/// process, which changes nothing but the slots.
 /// </summary>
 internal sealed class AdmittedTable
 {
@@ -25,37 +31,46 @@ internal sealed class AdmittedTable
         public long Offload;
         public uint Hash;
         public bool Wide;
-        public bool Removed;
     }
 
     /// <summary>A change to apply: the flow admitted with these values, or removed.</summary>
     internal readonly record struct Change(SourceGroup Flow, long Bits, long Offload, bool Removed);
 
-    public static readonly AdmittedTable Empty = new([], 0, 0, new ulong[1], 0);
+    /// <summary>The arrays a line of tables shares. <see cref="Claimed"/>: the positions some table has taken.</summary>
+    private sealed class Shared(Entry[] entries, ulong[] slots)
+    {
+        public readonly Entry[] Entries = entries;
+        // A slot is empty (0) or holds the entry's hash in the high half and its position + 1 in the low half.
+        public readonly ulong[] Slots = slots;
+        public readonly int Mask = slots.Length - 1;
+        public int Claimed;
+    }
+
+    public static readonly AdmittedTable Empty = new(new Shared([], new ulong[1]), 0, 0, null);
 
     private static readonly ulong Seed = (ulong)Random.Shared.NextInt64();
 
-    private readonly Entry[] _entries;
-    // A slot is empty (0) or holds the entry's hash in the high half and its position + 1 in the low half.
-    private readonly ulong[] _slots;
-    private readonly int _mask;
+    private readonly Shared _shared;
+    /// <summary>The removed positions (null: none).</summary>
+    private readonly ulong[]? _removed;
 
-    private AdmittedTable(Entry[] entries, int positions, int count, ulong[] slots, int mask)
+    private AdmittedTable(Shared shared, int positions, int count, ulong[]? removed)
     {
-        _entries = entries;
+        _shared = shared;
         Positions = positions;
         Count = count;
-        _slots = slots;
-        _mask = mask;
+        _removed = removed;
     }
 
-    /// <summary>The positions, holes included: walk 0 to this and skip the <see cref="Entry.Removed"/> ones.</summary>
+    /// <summary>The positions, holes included: walk 0 to this and skip the <see cref="IsRemoved"/> ones.</summary>
     public int Positions { get; }
 
     /// <summary>The flows in the table.</summary>
     public int Count { get; }
 
-    public ref readonly Entry this[int position] => ref _entries[position];
+    public ref readonly Entry this[int position] => ref _shared.Entries[position];
+
+    public bool IsRemoved(int position) => _removed is { } removed && (removed[position >> 6] & 1UL << position) != 0;
 
     /// <summary>The position of <paramref name="flow"/>, or −1.</summary>
     public int Find(SourceGroup flow)
@@ -65,39 +80,20 @@ internal sealed class AdmittedTable
             return -1;
         }
         var probe = EntryOf(flow, 0, 0);
-        int p = Find(_entries, _slots, _mask, in probe);
-        return p >= 0 && !_entries[p].Removed ? p : -1;
+        int p = Find(_shared, Positions, in probe);
+        return p >= 0 && !IsRemoved(p) ? p : -1;
     }
 
     /// <summary>The table of these flows in this order; a flow given twice keeps its first place and its last values.</summary>
     public static AdmittedTable Build(IEnumerable<(SourceGroup Flow, long Bits, long Offload)> flows, int capacity)
     {
-        var builder = new Builder(Empty, capacity);
-        foreach (var (flow, bits, offload) in flows)
-        {
-            builder.Set(EntryOf(flow, bits, offload));
-        }
-        return builder.ToTable();
+        var changes = flows.Select(f => new Change(f.Flow, f.Bits, f.Offload, false)).ToArray();
+        return Empty.With(changes);
     }
 
-    /// <summary>This table with <paramref name="changes"/> applied in order. Copies the arrays once (two block
-    /// copies) and probes once per change.</summary>
-    public AdmittedTable With(ReadOnlySpan<Change> changes)
-    {
-        var builder = new Builder(this, Positions + changes.Length);
-        foreach (var change in changes)
-        {
-            if (change.Removed)
-            {
-                builder.Remove(EntryOf(change.Flow, 0, 0));
-            }
-            else
-            {
-                builder.Set(EntryOf(change.Flow, change.Bits, change.Offload));
-            }
-        }
-        return builder.ToTable();
-    }
+    /// <summary>This table with <paramref name="changes"/> applied in order: in place when they only add flows,
+    /// remove flows, or bring removed ones back as they were (and there is room), else on a copy.</summary>
+    public AdmittedTable With(ReadOnlySpan<Change> changes) => InPlace(changes) ?? Copied(changes);
 
     /// <summary>An address's IPv4 bits, big-endian (its first four bytes for any other address).</summary>
     internal static uint V4(IPAddress address)
@@ -105,6 +101,161 @@ internal sealed class AdmittedTable
         Span<byte> bytes = stackalloc byte[16];
         address.TryWriteBytes(bytes, out _);
         return BinaryPrimitives.ReadUInt32BigEndian(bytes);
+    }
+
+    private AdmittedTable? InPlace(ReadOnlySpan<Change> changes)
+    {
+        var shared = _shared;
+        int positions = Positions;
+        if (positions + changes.Length > shared.Entries.Length || (positions + changes.Length) * 2 > shared.Slots.Length)
+        {
+            // Maybe no room for what they add.
+            return null;
+        }
+        int count = Count;
+        ulong[]? removed = _removed;
+        bool copiedRemoved = false;
+        bool claimed = false;
+        foreach (var change in changes)
+        {
+            var entry = EntryOf(change.Flow, change.Bits, change.Offload);
+            int p = Find(shared, positions, in entry);
+            bool isRemoved = p >= 0 && removed is not null && (removed[p >> 6] & 1UL << p) != 0;
+            if (change.Removed)
+            {
+                if (p >= 0 && !isRemoved)
+                {
+                    SetRemoved(p, true);
+                    count--;
+                }
+                continue;
+            }
+            if (p >= 0)
+            {
+                ref readonly var there = ref shared.Entries[p];
+                if (there.Bits != entry.Bits || there.Offload != entry.Offload)
+                {
+                    return null;
+                }
+                if (isRemoved)
+                {
+                    SetRemoved(p, false);
+                    count++;
+                }
+                continue;
+            }
+            // A new flow: the next position of the shared arrays, if this line's newest table is this one.
+            if ((!claimed && Interlocked.CompareExchange(ref shared.Claimed, positions + 1, positions) != positions) ||
+                (claimed && Interlocked.Increment(ref shared.Claimed) != positions + 1))
+            {
+                // Taken by another table: copy (what this call wrote past this table's positions is read as empty
+                // by every table that sees it).
+                return null;
+            }
+            claimed = true;
+            shared.Entries[positions] = entry;
+            Insert(shared, positions);
+            positions++;
+            count++;
+        }
+        if (positions - count > Math.Max(16, positions / 4))
+        {
+            return null;
+        }
+        return count == 0 ? Empty : new AdmittedTable(shared, positions, count, removed);
+
+        void SetRemoved(int p, bool value)
+        {
+            if (!copiedRemoved)
+            {
+                var copy = new ulong[(shared.Entries.Length + 63) >> 6];
+                removed?.AsSpan().CopyTo(copy);
+                removed = copy;
+                copiedRemoved = true;
+            }
+            if (value)
+            {
+                removed![p >> 6] |= 1UL << p;
+            }
+            else
+            {
+                removed![p >> 6] &= ~(1UL << p);
+            }
+        }
+    }
+
+    /// <summary>The changes applied to a copy of the live flows, with room for as many again. Looks the
+    /// changed flows up in this table's index; only the flows new to it go through a dictionary.</summary>
+    private AdmittedTable Copied(ReadOnlySpan<Change> changes)
+    {
+        // The last change of each flow: at its position in this table, or among the new ones, in order.
+        var atPosition = new Dictionary<int, Change>();
+        var added = new List<Change>();
+        var addedAt = new Dictionary<SourceGroup, int>();
+        foreach (var change in changes)
+        {
+            var probe = EntryOf(change.Flow, 0, 0);
+            int p = Count == 0 ? -1 : Find(_shared, Positions, in probe);
+            if (p >= 0)
+            {
+                atPosition[p] = change;
+            }
+            else if (addedAt.TryGetValue(change.Flow, out int i))
+            {
+                added[i] = change;
+            }
+            else
+            {
+                addedAt[change.Flow] = added.Count;
+                added.Add(change);
+            }
+        }
+        int upTo = Positions + added.Count;
+        if (upTo == 0)
+        {
+            return Empty;
+        }
+        // Room for as many again, and then some: the set applies its notes once they are as many as its flows.
+        int capacity = upTo * 2 + 16;
+        int size = 16;
+        while (size < capacity * 2)
+        {
+            size <<= 1;
+        }
+        var shared = new Shared(new Entry[capacity], new ulong[size]);
+        int positions = 0;
+        var changed = atPosition.OrderBy(kv => kv.Key).ToArray();
+        int next = 0;
+        for (int p = 0; p < Positions; p++)
+        {
+            bool has = next < changed.Length && changed[next].Key == p;
+            var change = has ? changed[next++].Value : default;
+            if (has ? !change.Removed : !IsRemoved(p))
+            {
+                var entry = _shared.Entries[p];
+                if (has)
+                {
+                    entry.Bits = change.Bits;
+                    entry.Offload = change.Offload;
+                }
+                shared.Entries[positions] = entry;
+                Insert(shared, positions++);
+            }
+        }
+        foreach (var change in added)
+        {
+            if (!change.Removed)
+            {
+                shared.Entries[positions] = EntryOf(change.Flow, change.Bits, change.Offload);
+                Insert(shared, positions++);
+            }
+        }
+        if (positions == 0)
+        {
+            return Empty;
+        }
+        shared.Claimed = positions;
+        return new AdmittedTable(shared, positions, positions, null);
     }
 
     private static Entry EntryOf(SourceGroup flow, long bits, long offload)
@@ -134,20 +285,22 @@ internal sealed class AdmittedTable
         return (uint)x;
     }
 
-    /// <summary>The position holding the probe's flow, removed or not, or −1.</summary>
-    private static int Find(Entry[] entries, ulong[] slots, int mask, in Entry probe)
+    /// <summary>The position below <paramref name="positions"/> holding the probe's flow, removed or not, or −1. A
+    /// slot pointing at or past <paramref name="positions"/> was empty for that table, and ends the probe.</summary>
+    private static int Find(Shared shared, int positions, in Entry probe)
     {
-        for (int slot = (int)probe.Hash & mask; ; slot = (slot + 1) & mask)
+        var slots = shared.Slots;
+        for (int slot = (int)probe.Hash & shared.Mask; ; slot = (slot + 1) & shared.Mask)
         {
-            ulong value = slots[slot];
-            if (value == 0)
+            ulong value = Volatile.Read(ref slots[slot]);
+            int p = (int)(uint)value - 1;
+            if (value == 0 || p >= positions)
             {
                 return -1;
             }
             if ((uint)(value >> 32) == probe.Hash)
             {
-                int p = (int)(uint)value - 1;
-                ref var entry = ref entries[p];
+                ref var entry = ref shared.Entries[p];
                 if (entry.Wide == probe.Wide && (probe.Wide
                         ? entry.Flow.Source.Equals(probe.Flow.Source) && entry.Flow.Group.Equals(probe.Flow.Group)
                         : entry.Key == probe.Key))
@@ -158,119 +311,15 @@ internal sealed class AdmittedTable
         }
     }
 
-    /// <summary>Fills a new table, starting from a copy of another; the table it gives is never written again.</summary>
-    private sealed class Builder
+    private static void Insert(Shared shared, int p)
     {
-        private Entry[] _entries;
-        private int _positions;
-        private int _count;
-        private ulong[] _slots;
-        private int _mask;
-
-        public Builder(AdmittedTable from, int capacity)
+        uint hash = shared.Entries[p].Hash;
+        int slot = (int)hash & shared.Mask;
+        while (shared.Slots[slot] != 0)
         {
-            _entries = new Entry[Math.Max(capacity, from.Positions)];
-            Array.Copy(from._entries, _entries, from.Positions);
-            _positions = from.Positions;
-            _count = from.Count;
-            if (from.Positions > 0 && _entries.Length * 2 <= from._slots.Length)
-            {
-                _slots = (ulong[])from._slots.Clone();
-                _mask = from._mask;
-            }
-            else
-            {
-                _slots = [];
-                Index();
-            }
+            slot = (slot + 1) & shared.Mask;
         }
-
-        /// <summary>Adds the entry, or gives the flow already there (or taken out) the entry's values.</summary>
-        public void Set(in Entry entry)
-        {
-            int p = Find(_entries, _slots, _mask, in entry);
-            if (p >= 0)
-            {
-                ref var there = ref _entries[p];
-                there.Bits = entry.Bits;
-                there.Offload = entry.Offload;
-                if (there.Removed)
-                {
-                    there.Removed = false;
-                    _count++;
-                }
-                return;
-            }
-            if (_positions == _entries.Length)
-            {
-                Array.Resize(ref _entries, Math.Max(16, _positions * 2));
-                Index();
-            }
-            _entries[_positions++] = entry;
-            _count++;
-            Insert(_positions - 1);
-        }
-
-        public void Remove(in Entry probe)
-        {
-            int p = Find(_entries, _slots, _mask, in probe);
-            if (p >= 0 && !_entries[p].Removed)
-            {
-                _entries[p].Removed = true;
-                _count--;
-            }
-        }
-
-        public AdmittedTable ToTable()
-        {
-            if (_count == 0)
-            {
-                return Empty;
-            }
-            int holes = _positions - _count;
-            if (holes > Math.Max(16, _positions / 4))
-            {
-                // Without the holes, in the same order.
-                int live = 0;
-                for (int p = 0; p < _positions; p++)
-                {
-                    if (!_entries[p].Removed)
-                    {
-                        _entries[live++] = _entries[p];
-                    }
-                }
-                Array.Clear(_entries, live, _positions - live);
-                _positions = live;
-                Index();
-            }
-            return new(_entries, _positions, _count, _slots, _mask);
-        }
-
-        /// <summary>A new index sized for the entries' array, of the positions so far.</summary>
-        private void Index()
-        {
-            int size = 16;
-            while (size < _entries.Length * 2)
-            {
-                size <<= 1;
-            }
-            _slots = new ulong[size];
-            _mask = size - 1;
-            for (int p = 0; p < _positions; p++)
-            {
-                Insert(p);
-            }
-        }
-
-        private void Insert(int p)
-        {
-            uint hash = _entries[p].Hash;
-            int slot = (int)hash & _mask;
-            while (_slots[slot] != 0)
-            {
-                slot = (slot + 1) & _mask;
-            }
-            _slots[slot] = (ulong)hash << 32 | (uint)(p + 1);
-        }
+        // The entry is written before the slot that points at it.
+        Volatile.Write(ref shared.Slots[slot], (ulong)hash << 32 | (uint)(p + 1));
     }
 }

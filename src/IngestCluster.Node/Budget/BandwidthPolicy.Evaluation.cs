@@ -445,7 +445,7 @@ public static partial class BandwidthPolicy
             for (int p = 0; p < admitted.Positions && matched < admitted.Count; p++)
             {
                 ref readonly var entry = ref admitted[p];
-                if (demandedAs[p] != 0 || entry.Removed)
+                if (demandedAs[p] != 0 || admitted.IsRemoved(p))
                 {
                     continue;
                 }

@@ -30,11 +30,15 @@ public class AdmittedSetTests
 
     private sealed record ClaimAll(int Seconds) : Op;
 
+    /// <summary>Go on from an earlier version (tables share their arrays: a version must not see its siblings').</summary>
+    private sealed record Fork(int Back) : Op;
+
     private static readonly Gen<Op> GenOp = Gen.Frequency(
         (6, Gen.Select(Gen.Int[0, Universe.Length - 1], Gen.OneOf(1L, 2L, 8L), Gen.Int[0, 100], (f, m, s) => (Op)new Set(f, m, s))),
         (3, Gen.Int[0, Universe.Length - 1].Select(f => (Op)new Remove(f))),
         (1, Gen.Select(Gen.Int[0, Universe.Length - 1].Array[0, 20], Gen.Int[0, 100], (f, s) => (Op)new Claim(f, s))),
-        (1, Gen.Int[0, 100].Select(s => (Op)new ClaimAll(s))));
+        (1, Gen.Int[0, 100].Select(s => (Op)new ClaimAll(s))),
+        (1, Gen.Int[1, 40].Select(b => (Op)new Fork(b))));
 
     private static (AdmittedSet, ImmutableDictionary<SourceGroup, AdmittedFlow>) Step(AdmittedSet set, ImmutableDictionary<SourceGroup, AdmittedFlow> model, Op op)
     {
@@ -86,6 +90,11 @@ public class AdmittedSetTests
             var versions = new List<(AdmittedSet, ImmutableDictionary<SourceGroup, AdmittedFlow>)>();
             foreach (var op in ops)
             {
+                if (op is Fork fork)
+                {
+                    (set, model) = versions.Count == 0 ? (set, model) : versions[Math.Max(0, versions.Count - fork.Back)];
+                    continue;
+                }
                 (set, model) = Step(set, model, op);
                 if (fromDictionary && versions.Count % 50 == 0)
                 {
