@@ -248,7 +248,7 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     {
         // Grace for recovered flows counts from now: their origins have not had the chance to claim them yet.
         var now = Now;
-        _state = _state with { Admitted = _state.Admitted.ToImmutableDictionary(kv => kv.Key, kv => kv.Value with { LastClaimed = now }) };
+        _state = _state with { Admitted = _state.Admitted.ClaimedAll(now) };
         NodeLog.BudgetRecovered(_logger, _state.Admitted.Count, _state.Blocked.Count, Limit?.ToString() ?? "none");
         Timers.StartPeriodicTimer("reconcile", BudgetProtocol.ReconcileTick.Instance, _settings.ReconcileInterval);
         Self.Tell(BudgetProtocol.ReconcileTick.Instance);
@@ -265,9 +265,9 @@ public sealed class BandwidthBudgetActor : ReceivePersistentActor, IWithTimers
     private void PublishGauges()
     {
         long used = 0;
-        foreach (var (flow, admitted) in _state.Admitted)
+        foreach (var (flow, bitrate, _) in _state.Admitted.Rates)
         {
-            used += (_metadata.TryGetValue(flow, out var entry) && entry.Metadata is { } metadata ? metadata.Bitrate : admitted.Bitrate).BitsPerSecond;
+            used += (_metadata.TryGetValue(flow, out var entry) && entry.Metadata is { } metadata ? metadata.Bitrate : bitrate).BitsPerSecond;
         }
         _metrics.SetGauge(UsedGauge, "", used, "Bits per second the budget's admitted flows use (the singleton's node only).");
         if (Limit is { } limit)

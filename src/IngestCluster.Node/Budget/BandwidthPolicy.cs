@@ -35,7 +35,8 @@ public sealed record PolicyInput
     /// <summary>The flows asked for now, each once.</summary>
     public ImmutableArray<DemandedFlow> Demanded { get; init; } = [];
 
-    public ImmutableDictionary<SourceGroup, AdmittedFlow> Admitted { get; init; } = ImmutableDictionary<SourceGroup, AdmittedFlow>.Empty;
+    /// <summary>The flows admitted now (the budget's own set, kept as a flat table the evaluation joins with).</summary>
+    public AdmittedSet Admitted { get; init; } = AdmittedSet.Empty;
 
     /// <summary>Flows that were blocked, with the time until which they are not reconsidered.</summary>
     public ImmutableDictionary<SourceGroup, DateTimeOffset> HeldDownUntil { get; init; } = ImmutableDictionary<SourceGroup, DateTimeOffset>.Empty;
@@ -59,10 +60,10 @@ public sealed record PolicyInput
     public PolicyInput After(PolicyDecision decision)
     {
         ArgumentNullException.ThrowIfNull(decision);
-        var admitted = Admitted.ToBuilder();
+        var admitted = Admitted;
         foreach (var release in decision.Release)
         {
-            admitted.Remove(release.Flow);
+            admitted = admitted.Remove(release.Flow);
         }
         var demandedFlows = Demanded.IsDefault ? [] : Demanded;
         foreach (var demanded in demandedFlows)
@@ -70,12 +71,12 @@ public sealed record PolicyInput
             if (admitted.TryGetValue(demanded.Flow, out var flow))
             {
                 var bitrate = BandwidthPolicy.BitrateOf(demanded, DefaultBitrate) ?? flow.Bitrate;
-                admitted[demanded.Flow] = new AdmittedFlow(bitrate, BandwidthPolicy.OffloadOf(demanded.Population, bitrate.BitsPerSecond), Now);
+                admitted = admitted.SetItem(demanded.Flow, new AdmittedFlow(bitrate, BandwidthPolicy.OffloadOf(demanded.Population, bitrate.BitsPerSecond), Now));
             }
         }
         foreach (var admit in decision.Admit)
         {
-            admitted[admit.Flow] = new AdmittedFlow(admit.Bitrate, admit.Offload, Now);
+            admitted = admitted.SetItem(admit.Flow, new AdmittedFlow(admit.Bitrate, admit.Offload, Now));
         }
 
         var heldDown = HeldDownUntil.ToBuilder();
@@ -97,7 +98,7 @@ public sealed record PolicyInput
                 heldDown[release.Flow] = until;
             }
         }
-        return this with { Admitted = admitted.ToImmutable(), HeldDownUntil = heldDown.ToImmutable(), ExplicitlyLeft = [] };
+        return this with { Admitted = admitted, HeldDownUntil = heldDown.ToImmutable(), ExplicitlyLeft = [] };
     }
 }
 

@@ -88,7 +88,7 @@ public class BandwidthPolicyPropertyTests(ITestOutputHelper output)
                 Limit = Mbps(limitMbps),
                 DefaultBitrate = defaultBitrate,
                 Demanded = demanded.ToImmutable(),
-                Admitted = admitted.ToImmutable(),
+                Admitted = AdmittedSet.From(admitted),
                 HeldDownUntil = heldDown.ToImmutable(),
                 ExplicitlyLeft = left.ToImmutable(),
                 Now = T0,
@@ -281,7 +281,7 @@ public class BandwidthPolicyPropertyTests(ITestOutputHelper output)
         return input with
         {
             Demanded = [.. demanded],
-            Admitted = ImmutableDictionary.CreateRange(admitted),
+            Admitted = AdmittedSet.From(admitted),
             HeldDownUntil = ImmutableDictionary.CreateRange(heldDown),
         };
     }

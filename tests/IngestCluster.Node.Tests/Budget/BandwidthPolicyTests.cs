@@ -395,6 +395,6 @@ public class BandwidthPolicyTests
     private static PolicyInput Input(Bitrate limit, params DemandedFlow[] demanded) =>
         new() { Limit = limit, Demanded = [.. demanded], Now = T0 };
 
-    private static ImmutableDictionary<SourceGroup, AdmittedFlow> Admitted(params (SourceGroup Flow, long Mbps)[] flows) =>
-        flows.ToImmutableDictionary(f => f.Flow, f => new AdmittedFlow(Mbps(f.Mbps), 0, T0));
+    private static AdmittedSet Admitted(params (SourceGroup Flow, long Mbps)[] flows) =>
+        AdmittedSet.From(flows.Select(f => KeyValuePair.Create(f.Flow, new AdmittedFlow(Mbps(f.Mbps), 0, T0))));
 }
