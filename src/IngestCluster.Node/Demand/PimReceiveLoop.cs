@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using IngestCluster.Node.Hosting;
+using IngestCluster.Node.Native;
 using IngestCluster.Protocols;
 using IngestCluster.Protocols.Ip;
 using IngestCluster.Protocols.Pim;
@@ -55,7 +56,7 @@ public sealed class PimReceiveLoop
             {
                 return;
             }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.Interrupted or SocketError.OperationAborted or SocketError.Shutdown or SocketError.NotSocket)
+            catch (SocketException e) when (ReceiveLoopErrors.SocketClosed(e))
             {
                 return;
             }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using IngestCluster.Node.Native;
 
 namespace IngestCluster.Node.Tunnels;
 
@@ -42,7 +43,7 @@ public sealed class TunnelReceiveLoop
             {
                 return;
             }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.Interrupted or SocketError.OperationAborted or SocketError.Shutdown or SocketError.NotSocket)
+            catch (SocketException e) when (ReceiveLoopErrors.SocketClosed(e))
             {
                 return;
             }
